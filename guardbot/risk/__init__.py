@@ -1,0 +1,1 @@
+"""Pure risk math: no I/O, no clock. Same snapshot in, same numbers out."""

@@ -1,0 +1,105 @@
+"""Liquidation prices in a shared (cross) collateral pool, and in isolated margin.
+
+The cross liquidation price of a symbol is the mark at which the *whole pool* reaches
+equity == maintenance margin, every other symbol held at its mark. Other positions' unrealized
+PnL and maintenance margin stay in the equation: ignoring them is the classic bug that overstates
+the distance to liquidation.
+
+Within one tier per leg, equity(P) - MM(P) is linear in P, so we cut the price axis at every tier
+boundary of every moving leg and solve each piece exactly; the tier is therefore re-checked at the
+liquidation price, as Binance's FAQ requires.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from guardbot.domain import Fees, Position, Tier
+from guardbot.risk.margin import MarginModel, tier_for
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """Everything in a collateral pool that does not move with the solved symbol."""
+
+    fixed_equity: float  # wallet (or isolated margin) + unrealized PnL of the fixed positions
+    fixed_maintenance: float
+
+
+def _breakpoints(legs: Sequence[Position], tiers_of: dict[str, Sequence[Tier]]) -> list[float]:
+    points: set[float] = set()
+    for leg in legs:
+        if leg.size <= 0:
+            continue
+        for t in tiers_of[leg.symbol]:
+            if t.notional_floor > 0:
+                points.add(t.notional_floor / leg.size)
+    return sorted(points)
+
+
+def _linear_piece(
+    legs: Sequence[Position],
+    pool: Pool,
+    price: float,
+    model: MarginModel,
+    tiers_of: dict[str, Sequence[Tier]],
+    fees: Fees,
+) -> tuple[float, float]:
+    """(c0, c1) with equity(P) - MM(P) = c0 + c1 * P, tiers fixed as they are at `price`."""
+    c0 = pool.fixed_equity - pool.fixed_maintenance
+    c1 = 0.0
+    for leg in legs:
+        s, q = leg.side.sign, leg.size
+        tier = tier_for(tiers_of[leg.symbol], q * price, leg.symbol)
+        alpha, beta = model.maintenance_coefficients(leg.at_mark(price), tier, fees)
+        c0 += -s * q * leg.entry_price - alpha
+        c1 += s * q - beta * q
+    return c0, c1
+
+
+def solve_liquidation_price(
+    legs: Sequence[Position],
+    pool: Pool,
+    model: MarginModel,
+    tiers_of: dict[str, Sequence[Tier]],
+    fees: Fees,
+) -> float | None:
+    """The mark of the legs' symbol at which pool equity equals pool maintenance margin.
+
+    Returns the root nearest to the current mark (the first one the price can reach), the mark
+    itself when the pool is already at or past liquidation, and None when no positive price
+    liquidates (e.g. a fully collateralised long).
+    """
+    legs = [leg for leg in legs if leg.size > 0]
+    if not legs:
+        return None
+    mark = legs[0].mark_price
+    c0, c1 = _linear_piece(legs, pool, mark, model, tiers_of, fees)
+    if c0 + c1 * mark <= 0:
+        return mark
+
+    cuts = _breakpoints(legs, tiers_of)
+    edges = [0.0, *cuts, math.inf]
+    best: float | None = None
+    for lo, hi in itertools.pairwise(edges):
+        probe = (lo + hi) / 2 if math.isfinite(hi) else (lo * 2 if lo > 0 else 1.0)
+        c0, c1 = _linear_piece(legs, pool, probe, model, tiers_of, fees)
+        if c1 == 0:
+            continue
+        root = -c0 / c1
+        # closed on both ends: a root exactly on a boundary belongs to both pieces
+        if root <= 0 or root < lo * (1 - 1e-12) or root > hi * (1 + 1e-12):
+            continue
+        if best is None or abs(root - mark) < abs(best - mark):
+            best = root
+    return best
+
+
+def distance_pct(mark: float, liquidation_price: float | None) -> float | None:
+    """How far the mark may move before liquidation, in % of mark (always >= 0)."""
+    if liquidation_price is None or mark <= 0:
+        return None
+    return abs(mark - liquidation_price) / mark * 100.0
