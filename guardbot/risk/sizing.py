@@ -1,0 +1,286 @@
+"""Size a new order backward from the loss the trader accepts at the stop.
+
+quantity = R / (|E - S| + f·E + f·S + s·E + s·S)   (f taker fee, s slippage fraction)
+
+so the loss at the stop, both fees and slippage included, is at most R. Then the quantity is
+capped by every account limit, the binding cap is named, and the account after the trade is
+checked: a stop that sits beyond the post-trade liquidation price would never fire.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from guardbot.domain import AccountSnapshot, MarginMode, Market, Position, PositionMode, Side
+from guardbot.risk.account import measure_account
+from guardbot.risk.margin import MarginModel, model_for, tier_for
+from guardbot.risk.precision import round_down
+
+
+class SizingError(ValueError):
+    """The request is wrong or the trade must be refused; the message is one line for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class SizingRequest:
+    symbol: str
+    side: Side
+    stop: float
+    entry: float | None = None  # default: the symbol's mark
+    risk_amount: float | None = None
+    risk_pct: float | None = None  # % of equity, used when risk_amount is None
+    leverage: float | None = None  # default: SizingLimits.default_leverage
+
+
+@dataclass(frozen=True, slots=True)
+class SizingLimits:
+    """The [risk] settings that bound a new trade (defaults mirror config.py)."""
+
+    max_leverage: float = 5.0
+    default_leverage: float = 5.0
+    max_position_pct: float = 150.0
+    taker_fee: float | None = None  # None: the snapshot's fee
+    slippage_pct: float = 0.05
+    stop_buffer_pct: float = 1.0
+    max_cluster_pct: float = 300.0
+    sectors: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    sector_caps: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    margin_ratio: float
+    effective_leverage: float
+    liquidation_price: float | None
+    liquidation_distance_pct: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SizingResult:
+    symbol: str
+    side: Side
+    entry: float
+    stop: float
+    leverage: float
+    risk_budget: float
+    quantity: float
+    notional: float
+    risk_at_stop: float
+    initial_margin: float
+    binding_constraint: str  # "risk" when no cap bound, else the cap's name
+    caps: Mapping[str, float]  # each cap as a max quantity, for the curious
+    projected: Projection
+    warnings: tuple[str, ...] = ()
+
+
+def loss_per_unit(entry: float, stop: float, fee: float, slippage: float) -> float:
+    """Loss of one unit of base from entry to stop, fees and slippage on both fills."""
+    return abs(entry - stop) + (fee + slippage) * (entry + stop)
+
+
+def _validate(req: SizingRequest, snapshot: AccountSnapshot, equity: float) -> tuple[float, float]:
+    """(entry, risk budget) or SizingError."""
+    if req.symbol not in snapshot.tiers:
+        known = ", ".join(sorted(snapshot.tiers)) or "none"
+        raise SizingError(f"unknown symbol {req.symbol!r}: the snapshot has tiers for {known}")
+    entry = req.entry if req.entry is not None else snapshot.mark(req.symbol)
+    if entry is None:
+        raise SizingError(f"no mark price for {req.symbol}: pass --entry or add it to mark_prices")
+    if not (math.isfinite(entry) and entry > 0):
+        raise SizingError(f"entry must be a positive price (got {entry})")
+    if not (math.isfinite(req.stop) and req.stop > 0):
+        raise SizingError(f"stop must be a positive price (got {req.stop})")
+    if req.stop == entry:
+        raise SizingError(f"stop {req.stop} equals entry: zero distance means unlimited size")
+    if req.side is Side.LONG and req.stop > entry:
+        raise SizingError(f"stop {req.stop} is above entry {entry}: a long's stop must be below entry")
+    if req.side is Side.SHORT and req.stop < entry:
+        raise SizingError(f"stop {req.stop} is below entry {entry}: a short's stop must be above entry")
+    if req.risk_amount is not None:
+        if not (math.isfinite(req.risk_amount) and req.risk_amount > 0):
+            raise SizingError(f"risk must be a positive amount (got {req.risk_amount})")
+        budget = req.risk_amount
+    elif req.risk_pct is not None:
+        if not (math.isfinite(req.risk_pct) and 0 < req.risk_pct <= 100):
+            raise SizingError(f"risk percent must be in (0, 100] (got {req.risk_pct})")
+        budget = equity * req.risk_pct / 100
+    else:
+        raise SizingError("give a risk amount or a risk percent of equity")
+    if budget <= 0:
+        raise SizingError(f"equity is {equity:.2f}: no risk budget left")
+    return entry, budget
+
+
+def _merge(snapshot: AccountSnapshot, new: Position) -> AccountSnapshot:
+    """The account right after the fill: the new position merged into an existing one if any."""
+    positions = list(snapshot.positions)
+    for i, p in enumerate(positions):
+        if p.symbol != new.symbol or p.margin_mode is not MarginMode.CROSS:
+            continue
+        if p.side is new.side:
+            size = p.size + new.size
+            entry = (p.size * p.entry_price + new.size * new.entry_price) / size
+            positions[i] = Position(
+                p.symbol,
+                p.side,
+                size / p.contract_size,
+                entry,
+                new.mark_price,
+                p.contract_size,
+                new.leverage,
+                p.margin_mode,
+            )
+            break
+        if snapshot.position_mode is PositionMode.ONE_WAY:
+            # one-way: the order nets against the opposite position
+            net = p.size - new.size
+            if net > 0:
+                positions[i] = p.with_contracts(net / p.contract_size).at_mark(new.mark_price)
+            elif net < 0:
+                positions[i] = Position(
+                    p.symbol,
+                    new.side,
+                    -net / p.contract_size,
+                    new.entry_price,
+                    new.mark_price,
+                    p.contract_size,
+                    new.leverage,
+                )
+            else:
+                del positions[i]
+            break
+    else:
+        positions.append(new)
+    moved = snapshot.with_positions(tuple(positions))
+    return moved.with_marks({new.symbol: new.mark_price})
+
+
+def _caps(
+    req: SizingRequest,
+    snapshot: AccountSnapshot,
+    model: MarginModel,
+    entry: float,
+    leverage: float,
+    fee: float,
+    limits: SizingLimits,
+    cluster: Sequence[str],
+) -> dict[str, float]:
+    figures = measure_account(snapshot)
+    equity = figures.equity
+    tiers = snapshot.tiers[req.symbol]
+    same = sum(p.notional for p in snapshot.positions if p.key == (req.symbol, req.side))
+    caps: dict[str, float] = {}
+    caps["max_leverage"] = max(0.0, limits.max_leverage * equity - figures.gross_notional) / entry
+    caps["available_margin"] = figures.available_margin / (entry / leverage + entry * fee)
+    caps["tier_max_notional"] = max(0.0, model.max_notional_for_leverage(tiers, leverage) - same) / entry
+    caps["max_position_pct"] = max(0.0, limits.max_position_pct / 100 * equity - same) / entry
+    if len(cluster) > 1:
+        signed = sum(p.signed_notional for p in snapshot.positions if p.symbol in cluster)
+        room = limits.max_cluster_pct / 100 * equity - req.side.sign * signed
+        caps["correlation_cluster"] = max(0.0, room) / entry
+    for sector, members in limits.sectors.items():
+        if req.symbol in members and sector in limits.sector_caps:
+            gross = sum(p.notional for p in snapshot.positions if p.symbol in members)
+            caps[f"sector:{sector}"] = max(0.0, limits.sector_caps[sector] / 100 * equity - gross) / entry
+    return caps
+
+
+def size_trade(
+    snapshot: AccountSnapshot,
+    req: SizingRequest,
+    limits: SizingLimits = SizingLimits(),
+    *,
+    cluster: Sequence[str] = (),
+    model: MarginModel | None = None,
+) -> SizingResult:
+    """Quantity for `req` under `limits`, or SizingError naming why the trade is refused.
+
+    `cluster` is the set of symbols highly correlated with req.symbol (from correlation.py).
+    """
+    model = model or model_for(snapshot.exchange)
+    equity = measure_account(snapshot, model).equity
+    entry, budget = _validate(req, snapshot, equity)
+    tiers = snapshot.tiers[req.symbol]
+    leverage = req.leverage if req.leverage is not None else limits.default_leverage
+    top_leverage = max(t.max_leverage for t in tiers)
+    if not (0 < leverage <= top_leverage):
+        raise SizingError(f"leverage must be in (0, {top_leverage:g}] for {req.symbol} (got {leverage:g})")
+    fee = limits.taker_fee if limits.taker_fee is not None else snapshot.fees.taker
+    slippage = limits.slippage_pct / 100
+    market = snapshot.markets.get(req.symbol) or Market(req.symbol, amount_step=0.0)
+    warnings: list[str] = []
+    if req.symbol not in snapshot.markets:
+        warnings.append(
+            f"no market precision for {req.symbol} in the snapshot: quantity not rounded to a lot step"
+        )
+
+    raw = budget / loss_per_unit(entry, req.stop, fee, slippage)
+    caps = _caps(req, snapshot, model, entry, leverage, fee, limits, cluster)
+    binding, quantity = "risk", raw
+    for name, cap in caps.items():
+        if cap < quantity:
+            binding, quantity = name, cap
+    quantity = round_down(quantity, market.amount_step)
+
+    if quantity <= 0 or quantity < market.min_amount:
+        why = "the risk budget" if binding == "risk" else f"the {binding} cap"
+        raise SizingError(
+            f"{why} allows {quantity:g} {req.symbol}, below the minimum amount {market.min_amount:g}: "
+            "refusing rather than rounding up"
+        )
+    if quantity * entry < market.min_notional:
+        why = "the risk budget" if binding == "risk" else f"the {binding} cap"
+        raise SizingError(
+            f"{why} allows a notional of {quantity * entry:.2f}, below the minimum {market.min_notional:g}: "
+            "refusing rather than rounding up"
+        )
+
+    new = Position(
+        req.symbol, req.side, quantity / market.contract_size, entry, entry, market.contract_size, leverage
+    )
+    after = _merge(snapshot, new)
+    projected_figures = measure_account(after, model)
+    try:
+        pf = next(p for p in projected_figures.positions if p.symbol == req.symbol)
+        liq, dist = pf.liquidation_price, pf.liquidation_distance_pct
+    except StopIteration:  # fully netted against an opposite position
+        liq, dist = None, None
+    projection = Projection(projected_figures.margin_ratio, projected_figures.effective_leverage, liq, dist)
+
+    if liq is not None:
+        buffer = limits.stop_buffer_pct / 100 * entry
+        never_fires = req.stop - liq < buffer if req.side is Side.LONG else liq - req.stop < buffer
+        if never_fires:
+            raise SizingError(
+                f"stop {req.stop:g} is beyond the post-trade liquidation price {liq:.6g} "
+                f"(buffer {limits.stop_buffer_pct:g}%): the stop would never fire; "
+                "use a closer stop, less risk or lower leverage"
+            )
+    if binding != "risk":
+        warnings.append(f"size cut from {raw:.6g} to {quantity:g} by {binding}")
+    if projection.margin_ratio >= 0.5:
+        warnings.append(f"margin ratio after the trade would be {projection.margin_ratio:.1%}")
+
+    notional = quantity * entry
+    tier = tier_for(tiers, notional, req.symbol)
+    if leverage > tier.max_leverage:
+        warnings.append(f"{leverage:g}x exceeds the {tier.max_leverage:g}x allowed at this notional")
+    im = model.initial_margin(new, tiers, snapshot.fees)
+    return SizingResult(
+        symbol=req.symbol,
+        side=req.side,
+        entry=entry,
+        stop=req.stop,
+        leverage=leverage,
+        risk_budget=budget,
+        quantity=quantity,
+        notional=notional,
+        risk_at_stop=quantity * loss_per_unit(entry, req.stop, fee, slippage),
+        initial_margin=im,
+        binding_constraint=binding,
+        caps=caps,
+        projected=projection,
+        warnings=tuple(warnings),
+    )
