@@ -83,19 +83,26 @@ def solve_liquidation_price(
 
     cuts = _breakpoints(legs, tiers_of)
     edges = [0.0, *cuts, math.inf]
-    best: float | None = None
+    pieces: list[tuple[float, float, float, float]] = []
     for lo, hi in itertools.pairwise(edges):
         probe = (lo + hi) / 2 if math.isfinite(hi) else (lo * 2 if lo > 0 else 1.0)
-        c0, c1 = _linear_piece(legs, pool, probe, model, tiers_of, fees)
+        pieces.append((lo, hi, *_linear_piece(legs, pool, probe, model, tiers_of, fees)))
+
+    roots: list[float] = []
+    for lo, hi, c0, c1 in pieces:
         if c1 == 0:
             continue
         root = -c0 / c1
         # closed on both ends: a root exactly on a boundary belongs to both pieces
         if root <= 0 or root < lo * (1 - 1e-12) or root > hi * (1 + 1e-12):
             continue
-        if best is None or abs(root - mark) < abs(best - mark):
-            best = root
-    return best
+        roots.append(root)
+    # A table whose maintenance amounts are not continuous makes MM jump at a boundary, and the
+    # pool can cross zero inside the jump with no root on either side: the boundary is the price.
+    for (_, cut, a0, a1), (_, _, b0, b1) in itertools.pairwise(pieces):
+        if (a0 + a1 * cut > 0) != (b0 + b1 * cut > 0):
+            roots.append(cut)
+    return min(roots, key=lambda r: abs(r - mark), default=None)
 
 
 def distance_pct(mark: float, liquidation_price: float | None) -> float | None:

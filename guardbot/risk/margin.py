@@ -7,10 +7,11 @@ which is what each venue publishes, and what lets the liquidation solver find ex
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from guardbot.domain import Fees, Position, Tier
+from guardbot.domain import Fees, MarginMode, Position, Tier
 
 
 class MissingTiersError(ValueError):
@@ -33,9 +34,12 @@ class MarginModel(ABC):
     fee_to_close: bool = False
 
     def maintenance_coefficients(self, position: Position, tier: Tier, fees: Fees) -> tuple[float, float]:
-        """(alpha, beta) such that MM = alpha + beta * notional while the notional stays in `tier`."""
-        beta = tier.maintenance_margin_rate + (fees.taker if self.fee_to_close else 0.0)
-        return (-tier.maintenance_amount, beta)
+        """(alpha, beta) such that MM = alpha + beta * notional while the notional stays in `tier`.
+
+        `close_fee` goes into alpha, so it must not depend on the mark (it may depend on entry,
+        leverage and isolated margin): the solver relies on MM being linear in the mark.
+        """
+        return (self.close_fee(position, fees) - tier.maintenance_amount, tier.maintenance_margin_rate)
 
     def maintenance_margin(self, position: Position, tiers: Sequence[Tier], fees: Fees) -> float:
         notional = position.notional
@@ -49,7 +53,8 @@ class MarginModel(ABC):
         """Margin locked by the position at its leverage, at mark."""
 
     def close_fee(self, position: Position, fees: Fees) -> float:
-        return position.notional * fees.taker if self.fee_to_close else 0.0
+        """Estimated fee to close, held in margin by venues that reserve it (independent of mark)."""
+        return 0.0
 
     def max_notional_for_leverage(self, tiers: Sequence[Tier], leverage: float) -> float:
         """The largest position notional the venue allows at this leverage (tier caps)."""
@@ -73,12 +78,34 @@ class BinanceUsdmModel(MarginModel):
 class BybitUnifiedModel(MarginModel):
     """Bybit unified trading account: IM and MM both include the estimated fee to close.
 
-    Source: Bybit Help Center, "Initial Margin (Unified Trading Account)" and
-    "Maintenance Margin (Unified Trading Account)".
+    IM = notional / leverage + fee to close;  MM = notional x rate - deduction + fee to close,
+    where the fee to close is charged at the position's *bankruptcy price*, not at the mark:
+        fee to close = size x bankruptcy price x taker rate
+        bankruptcy price (cross) = entry x (1 - side / leverage)
+    so the fee is a constant of the position and MM stays linear in notional within a tier.
+    An isolated position's bankruptcy price is where its position margin (`isolated_margin`:
+    IM + fee to close + extra margin added) is used up net of the fee to close there,
+        bankruptcy = (size x entry - side x isolated_margin) / (size x (1 - side x taker)),
+    which is what turns Bybit's "Extra Margin Added / (1 - Taker Fee Rate)" term into its formula.
+
+    Sources (Bybit Help Center): "Liquidation Price Calculation under Isolated Mode (Unified
+    Trading Account)" and "Trading Rules: Liquidation Process (Unified Trading Account)": worked
+    example 1 BTC long at 40,000, 50x, taker 0.055%: MM = 40,000 x 0.5% - 0 + 21.56 = 221.56,
+    where 21.56 = 1 x 39,200 (bankruptcy price) x 0.055%. See tests/unit/test_published_examples.py.
     """
 
     name = "bybit"
     fee_to_close = True
+
+    def bankruptcy_price(self, position: Position, fees: Fees) -> float:
+        s, q = position.side.sign, position.size
+        if position.margin_mode is MarginMode.ISOLATED and position.isolated_margin > 0 and q > 0:
+            return (q * position.entry_price - s * position.isolated_margin) / (q * (1 - s * fees.taker))
+        return position.entry_price * (1 - s / position.leverage)
+
+    def close_fee(self, position: Position, fees: Fees) -> float:
+        # a long backed by more than its notional has no bankruptcy price (0): nothing to close at
+        return position.size * max(self.bankruptcy_price(position, fees), 0.0) * fees.taker
 
     def initial_margin(self, position: Position, tiers: Sequence[Tier], fees: Fees) -> float:
         return position.notional / position.leverage + self.close_fee(position, fees)
@@ -86,7 +113,8 @@ class BybitUnifiedModel(MarginModel):
 
 class HyperliquidModel(MarginModel):
     """Hyperliquid: maintenance rate = 1 / (2 x max leverage of the tier); tiers deduct
-    continuously so MM has no jump at a tier boundary. No fee term.
+    continuously so MM has no jump at a tier boundary (build them with `hyperliquid_tiers`).
+    No fee term.
 
     Source: Hyperliquid Docs, "Liquidations" and "Margin tiers".
     """
@@ -122,3 +150,18 @@ def continuous_deductions(floors: Sequence[float], rates: Sequence[float]) -> li
         out.append(amount)
         prev_rate, prev_amount = rate, amount
     return out
+
+
+def hyperliquid_tiers(lower_bounds: Sequence[float], max_leverages: Sequence[float]) -> tuple[Tier, ...]:
+    """A Hyperliquid margin table as tiers: maintenance rate = half the initial margin rate at the
+    tier's max leverage, 1 / (2 x max leverage), and continuous maintenance deductions.
+
+    `lower_bounds` are the tiers' notional lower bounds (the first is 0), as the `meta` info
+    response lists them. Source: Hyperliquid Docs, "Margin tiers"."""
+    if len(lower_bounds) != len(max_leverages) or not lower_bounds:
+        raise ValueError("hyperliquid_tiers needs one max leverage per lower bound, at least one tier")
+    rates = [1.0 / (2.0 * lev) for lev in max_leverages]
+    amounts = continuous_deductions(lower_bounds, rates)
+    caps = [*lower_bounds[1:], math.inf]
+    rows = zip(lower_bounds, caps, rates, amounts, max_leverages, strict=True)
+    return tuple(Tier(floor, cap, rate, amount, lev) for floor, cap, rate, amount, lev in rows)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from guardbot.domain import AccountSnapshot, MarginMode, Market, Position, PositionMode, Side
 from guardbot.risk.account import measure_account
+from guardbot.risk.correlation import Cluster
+from guardbot.risk.exposure import in_sector
 from guardbot.risk.margin import MarginModel, model_for, tier_for
 from guardbot.risk.precision import round_down
 
@@ -93,11 +95,11 @@ def _validate(req: SizingRequest, snapshot: AccountSnapshot, equity: float) -> t
     if not (math.isfinite(req.stop) and req.stop > 0):
         raise SizingError(f"stop must be a positive price (got {req.stop})")
     if req.stop == entry:
-        raise SizingError(f"stop {req.stop} equals entry: zero distance means unlimited size")
+        raise SizingError(f"stop {req.stop:g} equals entry: zero distance means unlimited size")
     if req.side is Side.LONG and req.stop > entry:
-        raise SizingError(f"stop {req.stop} is above entry {entry}: a long's stop must be below entry")
+        raise SizingError(f"stop {req.stop:g} is above entry {entry:g}: a long's stop must be below entry")
     if req.side is Side.SHORT and req.stop < entry:
-        raise SizingError(f"stop {req.stop} is below entry {entry}: a short's stop must be above entry")
+        raise SizingError(f"stop {req.stop:g} is below entry {entry:g}: a short's stop must be above entry")
     if req.risk_amount is not None:
         if not (math.isfinite(req.risk_amount) and req.risk_amount > 0):
             raise SizingError(f"risk must be a positive amount (got {req.risk_amount})")
@@ -165,25 +167,53 @@ def _caps(
     leverage: float,
     fee: float,
     limits: SizingLimits,
-    cluster: Sequence[str],
-) -> dict[str, float]:
+    cluster: Cluster | None,
+) -> dict[str, tuple[float, str]]:
+    """Each cap as (max quantity, what it is), so a refusal can say which limit left no room."""
     figures = measure_account(snapshot)
     equity = figures.equity
     tiers = snapshot.tiers[req.symbol]
     same = sum(p.notional for p in snapshot.positions if p.key == (req.symbol, req.side))
-    caps: dict[str, float] = {}
-    caps["max_leverage"] = max(0.0, limits.max_leverage * equity - figures.gross_notional) / entry
-    caps["available_margin"] = figures.available_margin / (entry / leverage + entry * fee)
-    caps["tier_max_notional"] = max(0.0, model.max_notional_for_leverage(tiers, leverage) - same) / entry
-    caps["max_position_pct"] = max(0.0, limits.max_position_pct / 100 * equity - same) / entry
-    if len(cluster) > 1:
-        signed = sum(p.signed_notional for p in snapshot.positions if p.symbol in cluster)
-        room = limits.max_cluster_pct / 100 * equity - req.side.sign * signed
-        caps["correlation_cluster"] = max(0.0, room) / entry
+    caps: dict[str, tuple[float, str]] = {}
+    caps["max_leverage"] = (
+        max(0.0, limits.max_leverage * equity - figures.gross_notional) / entry,
+        f"account effective leverage {figures.effective_leverage:.2f}x of max {limits.max_leverage:g}x",
+    )
+    caps["available_margin"] = (
+        figures.available_margin / (entry / leverage + entry * fee),
+        f"available margin {figures.available_margin:,.2f} at {leverage:g}x",
+    )
+    tier_cap = model.max_notional_for_leverage(tiers, leverage)
+    caps["tier_max_notional"] = (
+        max(0.0, tier_cap - same) / entry,
+        f"the exchange allows {tier_cap:,.0f} notional at {leverage:g}x",
+    )
+    caps["max_position_pct"] = (
+        max(0.0, limits.max_position_pct / 100 * equity - same) / entry,
+        f"one position at most {limits.max_position_pct:g}% of equity",
+    )
+    if cluster is not None and req.symbol in cluster.symbols:
+        # oriented like exposure.py: anti-correlated members count with their sign, so a long A plus
+        # a short of something that moves against A is one bet, not a hedge
+        own = cluster.sign_of(req.symbol)
+        signed = sum(
+            cluster.sign_of(p.symbol) * p.signed_notional
+            for p in snapshot.positions
+            if p.symbol in cluster.symbols
+        )
+        room = limits.max_cluster_pct / 100 * equity - own * req.side.sign * signed
+        caps["correlation_cluster"] = (
+            max(0.0, room) / entry,
+            f"correlated cluster {', '.join(cluster.symbols)} at most {limits.max_cluster_pct:g}% of equity",
+        )
     for sector, members in limits.sectors.items():
-        if req.symbol in members and sector in limits.sector_caps:
-            gross = sum(p.notional for p in snapshot.positions if p.symbol in members)
-            caps[f"sector:{sector}"] = max(0.0, limits.sector_caps[sector] / 100 * equity - gross) / entry
+        if in_sector(req.symbol, members) and sector in limits.sector_caps:
+            gross = sum(p.notional for p in snapshot.positions if in_sector(p.symbol, members))
+            cap_pct = limits.sector_caps[sector]
+            caps[f"sector:{sector}"] = (
+                max(0.0, cap_pct / 100 * equity - gross) / entry,
+                f"sector {sector} at most {cap_pct:g}% of equity (now {gross:,.0f})",
+            )
     return caps
 
 
@@ -192,12 +222,12 @@ def size_trade(
     req: SizingRequest,
     limits: SizingLimits = SizingLimits(),
     *,
-    cluster: Sequence[str] = (),
+    cluster: Cluster | None = None,
     model: MarginModel | None = None,
 ) -> SizingResult:
     """Quantity for `req` under `limits`, or SizingError naming why the trade is refused.
 
-    `cluster` is the set of symbols highly correlated with req.symbol (from correlation.py).
+    `cluster` is the correlation cluster holding req.symbol, if any (from correlation.py).
     """
     model = model or model_for(snapshot.exchange)
     equity = measure_account(snapshot, model).equity
@@ -219,19 +249,18 @@ def size_trade(
     raw = budget / loss_per_unit(entry, req.stop, fee, slippage)
     caps = _caps(req, snapshot, model, entry, leverage, fee, limits, cluster)
     binding, quantity = "risk", raw
-    for name, cap in caps.items():
+    for name, (cap, _) in caps.items():
         if cap < quantity:
             binding, quantity = name, cap
     quantity = round_down(quantity, market.amount_step)
+    why = "the risk budget" if binding == "risk" else f"the {binding} cap ({caps[binding][1]})"
 
     if quantity <= 0 or quantity < market.min_amount:
-        why = "the risk budget" if binding == "risk" else f"the {binding} cap"
         raise SizingError(
             f"{why} allows {quantity:g} {req.symbol}, below the minimum amount {market.min_amount:g}: "
             "refusing rather than rounding up"
         )
     if quantity * entry < market.min_notional:
-        why = "the risk budget" if binding == "risk" else f"the {binding} cap"
         raise SizingError(
             f"{why} allows a notional of {quantity * entry:.2f}, below the minimum {market.min_notional:g}: "
             "refusing rather than rounding up"
@@ -280,7 +309,7 @@ def size_trade(
         risk_at_stop=quantity * loss_per_unit(entry, req.stop, fee, slippage),
         initial_margin=im,
         binding_constraint=binding,
-        caps=caps,
+        caps={name: cap for name, (cap, _) in caps.items()},
         projected=projection,
         warnings=tuple(warnings),
     )

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from guardbot.domain import AccountSnapshot, Fees, Market, Position, Side, Tier
 from guardbot.risk.account import measure_account
+from guardbot.risk.correlation import Cluster
 from guardbot.risk.margin import continuous_deductions
 from guardbot.risk.sizing import SizingError, SizingLimits, SizingRequest, loss_per_unit, size_trade
 
@@ -126,7 +127,7 @@ def test_correlation_cluster_budget() -> None:
         account(positions=(eth,)),
         SizingRequest(SOL, Side.LONG, stop=99, risk_amount=1_000),
         limits,
-        cluster=(SOL, ETH),
+        cluster=Cluster((SOL, ETH), (1, 1)),
     )
     assert r.binding_constraint == "correlation_cluster"
     assert r.notional <= 20_000 - 15_000 + 1e-6
