@@ -1,0 +1,1 @@
+"""The guard's rules, one module each; `guardbot.guard.engine` runs them in order."""

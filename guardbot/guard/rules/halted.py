@@ -1,0 +1,49 @@
+"""While the account is HALTED: cancel guardbot's own resting entry orders, and deal with positions
+the trader opens by hand (`halted_manual_position_policy`: "alert" only, or "close" reduce-only)."""
+
+from __future__ import annotations
+
+from guardbot.guard.context import Condition, Work, episode
+from guardbot.guard.decisions import RULE_HALTED, num, qty, short
+from guardbot.guard.planner import lot_step
+from guardbot.guard.protection import is_our_entry
+from guardbot.risk.precision import round_down
+
+
+def check(w: Work) -> None:
+    st = w.next_state
+    if not st.locked:
+        return
+    locked_at = st.locked_at_ms or w.now_ms
+    snap = w.snapshot
+    for o in snap.open_orders:
+        if not is_our_entry(o, snap.position_mode):
+            continue
+        what = f"{o.side} {qty(o.amount or 0.0)} {short(o.symbol)}"
+        if o.price is not None:
+            what += f" @ {num(o.price)}"
+        w.act(
+            RULE_HALTED,
+            "cancel_order",
+            f"HALTED ({st.lock_reason}): cancel guardbot entry order {what}",
+            f"{RULE_HALTED}:{o.symbol}:{o.id or o.client_order_id}:{locked_at}",
+            "warning",
+            symbol=o.symbol,
+            order_id=o.id or None,
+            client_order_id=o.client_order_id,
+        )
+
+    policy = w.limits.halted_manual_position_policy
+    for p in snap.positions:
+        first = w.seen(f"pos|{p.symbol}|{p.side.value}")
+        if first <= locked_at or w.is_dust(p) or p.key in w.closing:
+            continue
+        key = f"halted|{p.symbol}|{p.side.value}"
+        name = f"{short(p.symbol)} {p.side.value} {qty(p.contracts)} (notional {num(p.notional)})"
+        reason = f"{name} opened while HALTED ({st.lock_reason})"
+        reason += ": closing it (policy close)" if policy == "close" else ": alert only (policy alert)"
+        since = w.raise_condition(Condition(key, RULE_HALTED, "on", "critical", reason, p.symbol, p.side))
+        w.reading(key, f"{short(p.symbol)} {p.side.value} position")
+        if policy == "close":
+            amount = round_down(p.contracts, lot_step(snap, p))
+            w.cut(RULE_HALTED, p, amount, reason, episode(RULE_HALTED, p.symbol, p.side, since), "critical")
