@@ -81,7 +81,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenario", default="calm", metavar="NAME|FILE", help="calm, crash, grind, squeeze or a TOML file"
     )
     p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--speed", type=_amount, default=1.0, help="simulated seconds per wall second")
+    p.add_argument(
+        "--speed",
+        type=_amount,
+        default=None,
+        help="simulated seconds per wall second (default: the scenario's)",
+    )
+
+    p = sub.add_parser("run", help="the guard daemon: watch and protect every configured account")
+    p.add_argument("--log-format", choices=["text", "json"], default="text")
+    _add_config(p)
+
+    p = sub.add_parser("status", help="latest state of every account, from the journal")
+    p.add_argument("--json", action="store_true")
+    _add_config(p)
+
+    p = sub.add_parser("history", help="decisions, actions, alerts and state changes, from the journal")
+    p.add_argument("--since", default="24h", help="how far back: 30m, 24h, 7d (default 24h)")
+    p.add_argument("--account", metavar="NAME")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--csv", action="store_true")
+    fmt.add_argument("--json", action="store_true")
+    _add_config(p)
 
     p = sub.add_parser("demo", help="watch guardbot protect an account in a simulated crash (no keys needed)")
     p.add_argument("--out", metavar="DIR", default=".", help="where to write guardbot-demo.db and .png")
@@ -115,6 +136,9 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "snapshot": commands.snapshot,
         "sim": commands.sim,
         "demo": commands.demo,
+        "run": commands.run,
+        "status": commands.status,
+        "history": commands.history,
     }
     if args.command == "config":
         if args.config_command != "check":
@@ -139,6 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `guardbot history | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

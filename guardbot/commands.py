@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import re
 import sys
 from pathlib import Path
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from guardbot.config import Settings
     from guardbot.risk.correlation import CorrelationReport
     from guardbot.risk.sizing import SizingLimits
+    from guardbot.store import JournalReader
 
 EXAMPLES = Path(__file__).parent / "examples"
 
@@ -34,8 +37,9 @@ def one_line_errors() -> tuple[type[BaseException], ...]:
     from guardbot.risk.margin import MissingTiersError
     from guardbot.risk.sizing import SizingError
     from guardbot.snapshot_file import SnapshotFileError
+    from guardbot.store import JournalError
 
-    return (UserError, ConfigError, SnapshotFileError, SizingError, MissingTiersError)
+    return (UserError, ConfigError, SnapshotFileError, SizingError, MissingTiersError, JournalError)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -196,20 +200,137 @@ def config_check(args: argparse.Namespace) -> int:
 
 
 def snapshot(args: argparse.Namespace) -> int:
-    from guardbot.cli import UserError
+    from guardbot.exchange import fetch_snapshot_for
+    from guardbot.snapshot_file import snapshot_to_dict
 
-    raise UserError("guardbot snapshot arrives with the exchange layer (issue 3)")
+    settings = _settings(args)
+    account = settings.account(args.account)
+    snap = asyncio.run(fetch_snapshot_for(account.name, settings))
+    text = dumps(snapshot_to_dict(snap))
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        print(
+            f"wrote {args.out}: {len(snap.positions)} position(s), wallet {snap.wallet_balance:,.2f}",
+            file=sys.stderr,
+        )
+    else:
+        print(text)
+    return 0
 
 
 def sim(args: argparse.Namespace) -> int:
     from guardbot.cli import UserError
+    from guardbot.sim.runner import serve
 
-    raise UserError("guardbot sim arrives with the exchange emulator (issue 3)")
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(args.scenario, args.port, args.speed, print))
+    except ValueError as err:  # ScenarioError: a bad scenario file or speed, one line
+        raise UserError(str(err)) from None
+    except OSError as err:
+        raise UserError(f"cannot listen on 127.0.0.1:{args.port}: {err.strerror}") from None
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from guardbot.daemon import run as run_daemon
+    from guardbot.daemon import setup_logging
+
+    settings = _settings(args)
+    setup_logging(args.log_format)
+    return asyncio.run(run_daemon(settings))
+
+
+def _reader(settings: Settings) -> JournalReader:
+    from guardbot.cli import UserError
+    from guardbot.store import JournalReader
+
+    path = Path(settings.storage.path)
+    if not path.exists():
+        raise UserError(f"no journal at {path}: start `guardbot run` first (or set storage.path)")
+    return JournalReader(path)
+
+
+def status(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from guardbot.journal_views import status_rows
+    from guardbot.render import pct
+
+    with _reader(_settings(args)) as reader:
+        rows = status_rows(reader)
+    if args.json:
+        print(dumps(rows))
+        return 0
+    if not rows:
+        print("the journal has no snapshot yet")
+        return 0
+    t = Table(title="guardbot status (latest snapshot per account)")
+    for col in (
+        "Account",
+        "Time (UTC)",
+        "Equity",
+        "Margin ratio",
+        "Leverage",
+        "Drawdown",
+        "Positions",
+        "State",
+    ):
+        t.add_column(col)
+    for r in rows:
+        mr = r["margin_ratio"]
+        state = (
+            r["state"]
+            + (f" ({r['lock_reason']})" if r["lock_reason"] else "")
+            + (" paused" if r["paused"] else "")
+        )
+        t.add_row(
+            r["account"],
+            r["time"],
+            f"{r['equity']:,.2f}",
+            "∞" if mr is None else f"{mr:.2%}",
+            "-" if r["effective_leverage"] is None else f"{r['effective_leverage']:.2f}x",
+            pct(r["drawdown_pct"]),
+            str(r["positions"]),
+            state,
+        )
+    console().print(t)
+    return 0
+
+
+def history(args: argparse.Namespace) -> int:
+    import time
+
+    from guardbot.journal_views import history_csv, history_rows, parse_since
+
+    try:
+        since = parse_since(args.since)
+    except ValueError as err:
+        from guardbot.cli import UserError
+
+        raise UserError(str(err)) from None
+    with _reader(_settings(args)) as reader:
+        rows = history_rows(reader, since, int(time.time() * 1000), args.account)
+    if args.csv:
+        sys.stdout.write(history_csv(rows))
+    elif args.json:
+        print(dumps(rows))
+    else:
+        for r in rows:
+            print(f"{r['time']}  {r['account'] or '-':<12} {r['text']}")
+        if not rows:
+            print(f"nothing in the last {args.since}")
+    return 0
 
 
 def demo(args: argparse.Namespace) -> int:
-    # Until the daemon lands, the demo analyses the bundled over-leveraged book.
-    ns = argparse.Namespace(
-        snapshot=str(EXAMPLES / "alt-book.json"), shock=["BTC=-10%"], json=False, config=None
-    )
-    return analyze(ns)
+    from guardbot.demo import run_demo
+    from guardbot.render import demo_table
+
+    result = asyncio.run(run_demo(Path(args.out), fast=args.fast))
+    c = console()
+    c.print()
+    c.print(demo_table(result))
+    c.print(f"journal: {result.journal}   chart: {result.chart or 'not written (matplotlib missing)'}")
+    c.print(f"why it acted: GUARDBOT_STORAGE__PATH={result.journal} guardbot history --since 30d")
+    return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -15,6 +15,9 @@ from guardbot.risk.correlation import CorrelationReport
 from guardbot.risk.exposure import ExposureReport
 from guardbot.risk.sizing import SizingResult
 from guardbot.risk.stress import StressReport, StressResult
+
+if TYPE_CHECKING:
+    from guardbot.demo import DemoResult
 
 
 def finite(x: float | None) -> float | None:
@@ -279,3 +282,20 @@ def _liquidated(r: StressResult) -> str:
 def short(symbol: str) -> str:
     """'BTC/USDT:USDT' -> 'BTC' for compact tables."""
     return symbol.split("/", 1)[0]
+
+
+def demo_table(result: DemoResult) -> Table:
+    g, u = result.guarded, result.unguarded
+    t = Table(title=f"guardbot demo: {result.sim_seconds / 60:.0f} simulated minutes of the crash scenario")
+    t.add_column("")
+    t.add_column("guarded by guardbot", justify="right")
+    t.add_column("unguarded", justify="right")
+    t.add_row("Final equity", money(g.final_equity, "USDT"), money(u.final_equity, "USDT"))
+    t.add_row("Max drawdown", pct(g.max_drawdown_pct), pct(u.max_drawdown_pct))
+    t.add_row(
+        "Liquidated",
+        "[red]yes[/]" if g.liquidated else "[green]no[/]",
+        "[red]yes[/]" if u.liquidated else "[green]no[/]",
+    )
+    t.add_row("guardbot actions", str(g.actions), "-")
+    return t

@@ -1,0 +1,383 @@
+"""One account's guard: the path of one cycle, read -> measure -> decide -> act -> tell.
+
+The pure parts (risk/, guard/) decide; this module only moves data between them and the edges:
+the exchange session (snapshot, gateway), the journal and the notifier. It never decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import ccxt.async_support as ccxt
+
+from guardbot.domain import AccountSnapshot, Order, Side
+from guardbot.exchange.errors import SnapshotError
+from guardbot.exchange.gateway import ActionResult, OrderGateway
+from guardbot.guard import Decision, GuardLimits, GuardState, evaluate, evaluate_blind
+from guardbot.guard.state import initial_state
+from guardbot.notify.base import Alert, Notifier
+from guardbot.risk.account import AccountFigures, measure_account
+from guardbot.risk.margin import MissingTiersError
+from guardbot.store import Journal
+from guardbot.store.rows import GuardStateRow
+
+log = logging.getLogger("guardbot.cycle")
+
+# Same alert text for the same key is not repeated within this window (a rule that keeps failing
+# to place an order must not send one message per cycle).
+REPEAT_WINDOW_MS = 15 * 60 * 1000
+_ACTION_KIND = {
+    "stop": "stop",
+    "reduce": "reduce",
+    "entry": "entry",
+    "cancel": "cancel",
+    "cancel_all": "cancel",
+    "set_leverage": "set_leverage",
+}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class CycleOutcome:
+    account: str
+    ts: int
+    ok: bool
+    state: GuardState
+    figures: AccountFigures | None = None
+    snapshot: AccountSnapshot | None = None
+    decisions: list[Decision] = field(default_factory=list)
+    actions: list[ActionResult] = field(default_factory=list)
+    error: str | None = None
+
+    def log_line(self) -> str:
+        if not self.ok or self.figures is None:
+            return f"{self.account}: no snapshot ({self.error}); state {self.state.trading_state.value}"
+        f = self.figures
+        mr = "inf" if not math.isfinite(f.margin_ratio) else f"{f.margin_ratio:.2%}"
+        acted = f", {len(self.actions)} action(s)" if self.actions else ""
+        return (
+            f"{self.account}: equity {f.equity:,.2f} margin ratio {mr} leverage {f.effective_leverage:.2f}x "
+            f"positions {len(f.positions)} state {self.state.trading_state.value}{acted}"
+        )
+
+
+def figures_row(f: AccountFigures) -> dict[str, float]:
+    return {
+        "equity": f.equity,
+        "wallet_balance": f.wallet_balance,
+        "unrealized_pnl": f.unrealized_pnl,
+        "maintenance_margin": f.maintenance_margin,
+        "initial_margin": f.initial_margin,
+        "margin_ratio": f.margin_ratio,
+        "effective_leverage": f.effective_leverage,
+        "gross_notional": f.gross_notional,
+        "net_notional": f.net_notional,
+    }
+
+
+def _stop_of(snapshot: AccountSnapshot, symbol: str, side: Side) -> float | None:
+    closing = "sell" if side is Side.LONG else "buy"
+    for o in snapshot.open_orders:
+        if o.symbol == symbol and o.is_stop and o.side == closing and (o.reduce_only or o.close_position):
+            return o.trigger_price
+    return None
+
+
+def positions_rows(snapshot: AccountSnapshot, f: AccountFigures) -> list[dict[str, Any]]:
+    return [
+        {
+            "symbol": p.symbol,
+            "side": p.position.side.value,
+            "contracts": p.position.contracts,
+            "entry_price": p.position.entry_price,
+            "mark_price": p.position.mark_price,
+            "notional": p.notional,
+            "unrealized_pnl": p.unrealized_pnl,
+            "liquidation_price": p.liquidation_price,
+            "liquidation_distance_pct": p.liquidation_distance_pct,
+            "exchange_liquidation_price": p.position.exchange_liquidation_price,
+            "stop_price": _stop_of(snapshot, p.symbol, p.position.side),
+        }
+        for p in f.positions
+    ]
+
+
+class AccountGuard:
+    """Guards one account. `cycle()` is safe to call from the scheduler and from "check now"."""
+
+    def __init__(
+        self,
+        name: str,
+        read_snapshot: Callable[[], Awaitable[AccountSnapshot]],
+        gateway: OrderGateway,
+        journal: Journal,
+        notifier: Notifier,
+        limits: GuardLimits,
+        *,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.name = name
+        self._read = read_snapshot
+        self.gateway = gateway
+        self.journal = journal
+        self.notifier = notifier
+        self.limits = limits
+        self.clock = clock
+        self.lock = asyncio.Lock()  # one cycle at a time, shared with manual checks and shutdown
+        self.state: GuardState = initial_state()
+        self.last: CycleOutcome | None = None
+        self.betas: Mapping[str, float] | None = None
+        self.correlations: Mapping[tuple[str, str], float] | None = None
+        self._decision_id: int | None = None
+        self._recent: dict[str, tuple[str, int]] = {}
+        gateway.journal_hook = self._journal_action
+
+    @property
+    def dry_run(self) -> bool:
+        return self.gateway.dry_run
+
+    # ---------------------------------------------------------------- start-up
+
+    async def start(self) -> list[str]:
+        """Load the persisted guard state and reconcile actions a previous run left open."""
+        row = await self.journal.load_guard_state(self.name)
+        if row is not None and row.extra:
+            self.state = GuardState.from_dict(row.extra)
+        return await self.reconcile()
+
+    async def reconcile(self) -> list[str]:
+        """Pending or sent actions from before a restart: find each by client order id.
+
+        Found -> confirmed (it was sent; never send it again). Not found -> failed: it never
+        reached the exchange, and the guard decides afresh next cycle with the same client id.
+        """
+        notes = []
+        for a in await self.journal.pending_actions(self.name):
+            if a.kind not in ("stop", "reduce", "close", "entry") or not a.symbol:
+                await self.journal.update_action(
+                    a.client_order_id, "failed", reply="interrupted by a restart"
+                )
+                continue
+            try:
+                found = await self.gateway.find_order(a.symbol, a.client_order_id, trigger=a.kind == "stop")
+            except ccxt.BaseError as exc:
+                notes.append(
+                    f"{a.client_order_id}: cannot check after restart ({type(exc).__name__}); left open"
+                )
+                continue
+            if found is not None:
+                await self.journal.update_action(
+                    a.client_order_id,
+                    "confirmed",
+                    exchange_order_id=str(found.get("id") or ""),
+                    reply="found on the exchange after a restart",
+                )
+                notes.append(f"{a.client_order_id}: found on the exchange, confirmed")
+            else:
+                await self.journal.update_action(
+                    a.client_order_id, "failed", reply="not on the exchange after a restart"
+                )
+                notes.append(f"{a.client_order_id}: never reached the exchange, marked failed")
+        for n in notes:
+            log.info("%s: reconcile: %s", self.name, n)
+        return notes
+
+    # ---------------------------------------------------------------- the cycle
+
+    async def cycle(self) -> CycleOutcome:
+        async with self.lock:
+            return await self._cycle()
+
+    async def _cycle(self) -> CycleOutcome:
+        ts = self.clock()
+        try:
+            # stamped with the guard's clock: the age that matters is "when did *we* last see it"
+            snapshot = dataclasses.replace(await self._read(), timestamp_ms=self.clock())
+            figures = measure_account(snapshot)
+        except (SnapshotError, MissingTiersError, ccxt.BaseError, OSError) as exc:
+            error = (
+                str(exc)
+                if isinstance(exc, SnapshotError | MissingTiersError)
+                else f"{type(exc).__name__}: {exc}"
+            )
+            decisions, self.state = evaluate_blind(self.state, self.limits, ts, error, account=self.name)
+            await self.journal.record_event(self.name, ts, kind="snapshot_failed", text=error[:500])
+            outcome = CycleOutcome(self.name, ts, False, self.state, decisions=decisions, error=error)
+            await self._apply(decisions, None, ts, outcome)
+            await self._save_state(ts)
+            self.last = outcome
+            return outcome
+
+        decisions, self.state = evaluate(
+            snapshot,
+            figures,
+            self.state,
+            self.limits,
+            ts,
+            betas=self.betas,
+            correlations=self.correlations,
+            account=self.name,
+        )
+        await self.journal.record_snapshot(
+            self.name,
+            ts,
+            figures_row(figures),
+            positions_rows(snapshot, figures),
+            self.state.trading_state.value,
+        )
+        outcome = CycleOutcome(self.name, ts, True, self.state, figures, snapshot, decisions)
+        await self._apply(decisions, snapshot, ts, outcome)
+        await self._save_state(ts)
+        self.last = outcome
+        return outcome
+
+    async def _apply(
+        self, decisions: list[Decision], snapshot: AccountSnapshot | None, ts: int, outcome: CycleOutcome
+    ) -> None:
+        for d in decisions:
+            self._decision_id = await self.journal.record_decision(
+                self.name, ts, rule=d.rule, kind=d.kind, reason=d.reason, symbol=d.symbol, details=d.to_dict()
+            )
+            if d.kind == "set_state":
+                await self.journal.record_transition(
+                    self.name,
+                    ts,
+                    from_state=str(d.details.get("from", "")),
+                    to_state=str(d.details.get("to", self.state.trading_state.value)),
+                    reason=d.reason,
+                )
+            results: list[ActionResult] = []
+            if d.is_order and snapshot is not None:
+                results = await self._execute(d, snapshot)
+                outcome.actions.extend(results)
+            self._decision_id = None
+            if d.kind in ("alert", "halt", "resume", "set_state") or results or d.level != "info":
+                await self._tell(d, results, ts)
+
+    async def _execute(self, d: Decision, snapshot: AccountSnapshot) -> list[ActionResult]:
+        assert d.symbol is not None
+        gw = self.gateway
+        out: list[ActionResult] = []
+        if d.kind in ("cancel_order", "replace_stop") and d.order_id:
+            order = next((o for o in snapshot.open_orders if o.id == d.order_id), None)
+            if order is None:
+                order = Order(
+                    d.symbol,
+                    d.order_side or "sell",
+                    "stop_market",
+                    None,
+                    id=d.order_id,
+                    client_order_id=d.client_order_id,
+                    trigger_price=d.trigger_price,
+                )
+            out.append(await gw.cancel(order, rule=d.rule))
+            if d.kind == "cancel_order" or not out[-1].ok:
+                return out
+        if d.side is None:
+            return out
+        if d.kind in ("place_stop", "replace_stop") and d.trigger_price is not None:
+            out.append(
+                await gw.place_stop(
+                    d.symbol,
+                    d.side,
+                    d.quantity,
+                    d.trigger_price,
+                    rule=d.rule,
+                    episode=d.episode,
+                    mark_price=snapshot.mark(d.symbol),
+                )
+            )
+        elif d.kind in ("reduce", "close") and d.quantity:
+            out.append(await gw.reduce(d.symbol, d.side, d.quantity, rule=d.rule, episode=d.episode))
+        return out
+
+    async def _journal_action(self, r: ActionResult) -> None:
+        ts = self.clock()
+        cid = r.client_order_id or f"{r.kind}:{r.exchange_order_id or r.symbol}:{r.episode or ts}"
+        if r.status in ("pending", "dry_run"):
+            await self.journal.add_pending_action(
+                self.name,
+                ts,
+                rule=r.rule or "manual",
+                kind=_ACTION_KIND.get(r.kind, "cancel"),
+                client_order_id=cid,
+                dry_run=r.status == "dry_run",
+                symbol=r.symbol,
+                side=r.side,
+                quantity=r.amount,
+                price=r.price,
+                trigger_price=r.trigger_price,
+                decision_id=self._decision_id,
+            )
+            return
+        await self.journal.update_action(
+            cid,
+            r.status,
+            exchange_order_id=r.exchange_order_id,
+            reply=(r.reason or r.raw)[:500] or None,
+            ts=ts,
+        )
+
+    async def _tell(self, d: Decision, results: list[ActionResult], ts: int) -> None:
+        text = d.reason
+        for r in results:
+            text += "\n  → " + describe_action(r)
+        key = f"{d.rule}|{d.symbol or ''}|{d.kind}"
+        last = self._recent.get(key)
+        if last is not None and last[0] == text and ts - last[1] < REPEAT_WINDOW_MS:
+            return
+        self._recent[key] = (text, ts)
+        alert_id = await self.journal.record_alert(self.name, ts, level=d.level, key=key, text=text)
+        alert = Alert(d.level, self.name, key, text, dry_run=self.dry_run, alert_id=alert_id)
+        delivered = await self.notifier.send(alert)
+        await self.journal.update_alert_delivery(alert_id, delivered)
+
+    async def _save_state(self, ts: int) -> None:
+        s = self.state
+        await self.journal.save_guard_state(
+            GuardStateRow(
+                account=self.name,
+                high_water_mark=s.high_water_mark,
+                day_start_equity=s.day_start_equity,
+                day_start_ts=s.day_start_ms,
+                trading_state=s.trading_state.value,
+                lock_reason=s.lock_reason,
+                locked_until_ts=s.locked_until_ms,
+                paused=s.paused,
+                updated_ts=ts,
+                extra=s.to_dict(),
+            )
+        )
+
+
+def describe_action(r: ActionResult) -> str:
+    what = {
+        "stop": "stop",
+        "reduce": "reduce-only market",
+        "cancel": "cancel",
+        "cancel_all": "cancel all",
+        "entry": "entry",
+        "set_leverage": "leverage",
+    }.get(r.kind, r.kind)
+    qty = "whole position" if r.amount is None and r.kind == "stop" else (f"{r.amount:g}" if r.amount else "")
+    at = f" @ {r.trigger_price:g}" if r.trigger_price else ""
+    status = {
+        "dry_run": "DRY-RUN, not sent",
+        "sent": "sent",
+        "confirmed": "done",
+        "rejected": "REJECTED",
+        "failed": "FAILED",
+        "pending": "pending",
+    }[r.status]
+    why = f": {r.reason}" if r.reason and r.status in ("rejected", "failed") else ""
+    return f"{what} {r.side or ''} {qty} {r.symbol}{at} [{status}{why}]".replace("  ", " ")

@@ -1,0 +1,246 @@
+"""`guardbot run`: APScheduler wiring, lifecycle and signals.
+
+One event loop. Per account: a guard cycle every `schedule.interval_s` (never overlapping itself:
+max one instance, coalesced, and the cycle holds the guard's lock that manual checks share), a
+correlation refresh from OHLCV, plus a heartbeat, a daily digest and journal pruning. Leverage
+tiers refresh themselves inside the snapshot reader (`schedule.tier_refresh_hours`).
+
+Shutdown (SIGTERM/SIGINT): pause the jobs, wait (bounded) for running cycles to finish their
+actions, shut the scheduler down, close the exchanges and flush the journal. `shutdown(wait=True)`
+would cancel running coroutine jobs mid-action, so it is done in that order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from guardbot.config import Settings
+from guardbot.cycle import AccountGuard
+from guardbot.exchange.session import AccountSession, open_account
+from guardbot.guard import GuardLimits
+from guardbot.notify import Alert, ConsoleNotifier, Notifier
+from guardbot.risk.correlation import correlation_report
+from guardbot.store import Journal
+
+log = logging.getLogger("guardbot.daemon")
+SHUTDOWN_WAIT_S = 30.0
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {
+                "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "msg": record.getMessage(),
+            }
+        )
+
+
+def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+        )
+        logging.Formatter.converter = time.gmtime
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("apscheduler", "httpx", "telegram", "ccxt"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+async def refresh_correlation(guard: AccountGuard, session: AccountSession, settings: Settings) -> None:
+    """Betas and pairwise correlations of the held symbols (and the benchmark) from OHLCV closes."""
+    last = guard.last
+    if last is None or last.figures is None:
+        return
+    symbols = sorted({p.symbol for p in last.figures.positions} | {settings.risk.benchmark})
+    closes: dict[str, list[float]] = {}
+    for sym in symbols:
+        try:
+            bars = await session.client.fetch_ohlcv(
+                sym, settings.risk.correlation_timeframe, limit=settings.risk.correlation_lookback
+            )
+        except Exception as exc:  # a missing market or a network error: keep the old figures
+            log.warning("%s: no OHLCV for %s (%s); correlation not refreshed", guard.name, sym, exc)
+            return
+        closes[sym] = [float(b[4]) for b in bars if b[4]]
+    report = correlation_report(
+        closes,
+        benchmark=settings.risk.benchmark,
+        threshold=settings.risk.cluster_threshold,
+        timeframe=settings.risk.correlation_timeframe,
+    )
+    guard.betas = dict(report.betas)
+    guard.correlations = {
+        (a, b): report.correlation(a, b) for a in report.symbols for b in report.symbols if a != b
+    }
+
+
+def heartbeat_text(guards: Sequence[AccountGuard]) -> str:
+    states = ", ".join(
+        f"{g.name} {g.state.trading_state.value}" + (" (blind)" if g.state.blind else "") for g in guards
+    )
+    return f"guard alive, {len(guards)} account(s): {states}"
+
+
+def digest_text(guard: AccountGuard) -> str:
+    last = guard.last
+    if last is None or last.figures is None:
+        return "no snapshot yet"
+    f = last.figures
+    hwm = guard.state.high_water_mark
+    dd = f" drawdown {max(0.0, (hwm - f.equity) / hwm):.1%} from {hwm:,.2f}" if hwm else ""
+    return (
+        f"daily digest: equity {f.equity:,.2f}{dd}, margin ratio {f.margin_ratio:.1%}, "
+        f"leverage {f.effective_leverage:.2f}x, {len(f.positions)} position(s), "
+        f"state {guard.state.trading_state.value}"
+    )
+
+
+class Daemon:
+    def __init__(self, settings: Settings, notifier: Notifier | None = None) -> None:
+        self.settings = settings
+        self.notifier: Notifier = notifier or ConsoleNotifier()
+        self.guards: list[AccountGuard] = []
+        self.sessions: dict[str, AccountSession] = {}
+        self.stop_event = asyncio.Event()
+        self.scheduler: AsyncIOScheduler | None = None
+        self.journal: Journal | None = None
+
+    def guard(self, name: str) -> AccountGuard:
+        for g in self.guards:
+            if g.name == name:
+                return g
+        raise KeyError(name)
+
+    async def check_now(self, name: str | None = None) -> None:
+        """A manual "check now": runs the cycle under the same lock as the scheduler's."""
+        for g in self.guards if name is None else [self.guard(name)]:
+            await self._cycle(g)
+
+    async def _cycle(self, guard: AccountGuard) -> None:
+        try:
+            outcome = await guard.cycle()
+            log.info(outcome.log_line())
+        except Exception:
+            log.exception("%s: cycle crashed; the next one runs on schedule", guard.name)
+
+    async def _tell_all(self, text: str, level: str = "info") -> None:
+        await self.notifier.send(Alert(level, "guardbot", "daemon", text))  # type: ignore[arg-type]
+
+    async def run(self) -> int:
+        s = self.settings
+        if not s.accounts:
+            from guardbot.cli import UserError
+
+            raise UserError("no [[accounts]] configured: nothing to guard (see config.example.toml)")
+        limits = GuardLimits.from_config(s.guard, s.risk)
+        async with AsyncExitStack() as stack:
+            journal = self.journal = await Journal.open(s.storage.path)
+            stack.push_async_callback(journal.close)
+            for account in s.accounts:
+                session = await stack.enter_async_context(open_account(account.name, s))
+                self.sessions[account.name] = session
+                guard = AccountGuard(
+                    account.name, session.snapshot, session.gateway(), journal, self.notifier, limits
+                )
+                await guard.start()
+                self.guards.append(guard)
+                mode = "DRY-RUN" if account.dry_run else "LIVE ORDERS"
+                log.info(
+                    "guarding %s on %s (%s, %s)", account.name, account.exchange, account.environment, mode
+                )
+
+            sched = AsyncIOScheduler(
+                timezone=dt.UTC,
+                job_defaults={
+                    "coalesce": True,
+                    "max_instances": 1,
+                    "misfire_grace_time": max(1, int(s.schedule.interval_s)),
+                },
+            )
+            self.scheduler = sched
+            start = dt.datetime.now(dt.UTC)
+            for g in self.guards:
+                sched.add_job(
+                    self._cycle,
+                    "interval",
+                    args=[g],
+                    seconds=s.schedule.interval_s,
+                    next_run_time=start,
+                    id=f"cycle:{g.name}",
+                )
+                sched.add_job(
+                    refresh_correlation,
+                    "interval",
+                    args=[g, self.sessions[g.name], s],
+                    minutes=s.schedule.ohlcv_refresh_minutes,
+                    next_run_time=start + dt.timedelta(seconds=2 * s.schedule.interval_s),
+                    id=f"correlation:{g.name}",
+                )
+            sched.add_job(self._heartbeat, "interval", minutes=s.telegram.heartbeat_minutes, id="heartbeat")
+            t = s.telegram.digest_time
+            sched.add_job(self._digest, "cron", hour=t.hour, minute=t.minute, id="digest")
+            sched.add_job(
+                journal.prune_snapshots,
+                "cron",
+                args=[s.storage.snapshot_retention_days],
+                hour=0,
+                minute=17,
+                id="prune",
+            )
+            sched.start()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, self.stop_event.set)
+            await self._tell_all(f"guardbot started: {len(self.guards)} account(s)")
+            await self.stop_event.wait()
+            await self._shutdown()
+        return 0
+
+    async def _heartbeat(self) -> None:
+        await self._tell_all(heartbeat_text(self.guards))
+
+    async def _digest(self) -> None:
+        for g in self.guards:
+            await self.notifier.send(Alert("info", g.name, "digest", digest_text(g), g.dry_run))
+
+    async def _shutdown(self) -> None:
+        log.info("stopping: waiting for running cycles to finish their actions")
+        if self.scheduler is not None:
+            self.scheduler.pause()
+
+        async def drain() -> None:
+            for g in self.guards:
+                async with g.lock:
+                    pass
+
+        try:
+            await asyncio.wait_for(drain(), SHUTDOWN_WAIT_S)
+        except TimeoutError:
+            log.warning("a cycle did not finish within %.0fs; stopping anyway", SHUTDOWN_WAIT_S)
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        log.info("stopped")
+
+
+async def run(settings: Settings, notifier: Notifier | None = None) -> int:
+    return await Daemon(settings, notifier).run()

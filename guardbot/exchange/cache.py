@@ -1,0 +1,131 @@
+"""Slow-changing exchange reference data, fetched once and refreshed on an interval.
+
+Maintenance tiers (Binance: one `GET /fapi/v1/leverageBracket` for every symbol), converted
+markets, the account's position mode and, only when a venue's position rows lack it, per-symbol
+leverage. Refreshed daily by default: tiers change rarely and the exchange announces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ccxt.async_support as ccxt
+
+from guardbot.domain import Market, PositionMode, Tier
+from guardbot.exchange.convert import (
+    ConversionError,
+    binance_brackets_to_ccxt,
+    hyperliquid_tiers,
+    market_from_ccxt,
+    num,
+    tiers_from_ccxt,
+)
+
+DAY_S = 86_400.0
+
+
+class TiersCache:
+    """Per-client cache of tiers, markets, position mode and leverages.
+
+    One instance per account (per client). Not thread-safe; safe under one asyncio loop.
+    """
+
+    def __init__(self, refresh_s: float = DAY_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.refresh_s = refresh_s
+        self._clock = clock
+        self._loaded_at: float | None = None
+        self._lock: asyncio.Lock | None = None
+        self.tiers: dict[str, tuple[Tier, ...]] = {}
+        self.markets: dict[str, Market] = {}
+        self.position_mode: PositionMode | None = None
+        self.leverages: dict[str, float] | None = None
+        self._markets_source: int | None = None
+
+    def is_stale(self) -> bool:
+        return self._loaded_at is None or self._clock() - self._loaded_at >= self.refresh_s
+
+    def invalidate(self) -> None:
+        self._loaded_at = None
+
+    async def ensure(self, client: ccxt.Exchange) -> None:
+        """Load markets (once per client) and refresh tiers and position mode when stale."""
+        await client.load_markets()
+        self._sync_markets(client)
+        if not self.is_stale():
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if not self.is_stale():  # another task refreshed while we waited
+                return
+            self.tiers = await fetch_tiers(client)
+            self.position_mode = await _fetch_position_mode(client)
+            self.leverages = None
+            self._loaded_at = self._clock()
+
+    async def leverage_map(self, client: ccxt.Exchange) -> dict[str, float]:
+        """Per-symbol leverage setting (Binance `GET /fapi/v1/symbolConfig`), fetched once per
+        refresh, and only if a position row did not carry enough to derive it."""
+        if self.leverages is None:
+            raw = await client.fetch_leverages()
+            out: dict[str, float] = {}
+            for symbol, row in raw.items():
+                lev = (
+                    num(row.get("longLeverage")) or num(row.get("shortLeverage")) or num(row.get("leverage"))
+                )
+                if lev:
+                    out[symbol] = lev
+            self.leverages = out
+        return self.leverages
+
+    def _sync_markets(self, client: ccxt.Exchange) -> None:
+        markets: Mapping[str, Any] = client.markets or {}
+        if self._markets_source == id(markets) and self.markets:
+            return
+        mode = int(client.precisionMode)
+        self.markets = {
+            s: market_from_ccxt(m, mode) for s, m in markets.items() if m.get("contract") and m.get("linear")
+        }
+        self._markets_source = id(markets)
+
+
+async def fetch_tiers(client: ccxt.Exchange) -> dict[str, tuple[Tier, ...]]:
+    """Maintenance tiers of every linear market, in as few requests as the venue allows."""
+    if client.id == "hyperliquid":
+        return {s: hyperliquid_tiers(m) for s, m in (client.markets or {}).items() if m.get("swap")}
+    if client.id == "aster":
+        # ccxt's Aster class has no fetch_leverage_tiers, but serves Binance-shaped brackets.
+        raw = await client.fapiPrivateGetV3LeverageBracket()
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for entry in raw or []:
+            symbol = client.safe_symbol(entry.get("symbol"), None, None, "contract")
+            rows[symbol] = binance_brackets_to_ccxt(entry, symbol)
+    else:
+        rows = await client.fetch_leverage_tiers()
+    out: dict[str, tuple[Tier, ...]] = {}
+    for symbol, tiers in rows.items():
+        try:
+            out[symbol] = tiers_from_ccxt(tiers)
+        except ConversionError:
+            continue  # one malformed symbol must not blind the account; positions in it fail loudly
+    if client.id in ("binanceusdm", "aster"):
+        _seed_ccxt_brackets(client, out)
+    return out
+
+
+def _seed_ccxt_brackets(client: ccxt.Exchange, tiers: Mapping[str, tuple[Tier, ...]]) -> None:
+    # ccxt's Binance/Aster fetch_positions loads the same brackets on its first call (for its own
+    # maintenance estimate); handing it ours saves that duplicate request.
+    client.options["leverageBrackets"] = {
+        s: [[repr(t.notional_floor), repr(t.maintenance_margin_rate)] for t in ts] for s, ts in tiers.items()
+    }
+
+
+async def _fetch_position_mode(client: ccxt.Exchange) -> PositionMode | None:
+    if not client.has.get("fetchPositionMode"):
+        return None
+    reply = await client.fetch_position_mode()
+    return PositionMode.HEDGE if reply.get("hedged") else PositionMode.ONE_WAY

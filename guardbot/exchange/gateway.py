@@ -1,0 +1,626 @@
+"""Order gateway: the ONLY code that changes anything on an exchange.
+
+Every mutating request (orders, cancels, leverage) goes through `OrderGateway`, which
+- enforces dry-run: in dry-run nothing mutating leaves the process; the result carries the exact
+  rounded amount/price and client order id that would have been sent;
+- rounds quantities DOWN to the lot step and prices to the tick, and refuses amounts below the
+  market minimum instead of sending them;
+- keeps guard orders reduce-only (stops, reductions) with mark-price triggers;
+- uses our deterministic client order ids, and after an ambiguous failure (timeout, dropped
+  connection) looks the order up before sending it again, so a retry never doubles an order;
+- sorts errors: retryable ones are retried with bounded exponential backoff and jitter; final
+  ones come back as `status="rejected"` with the exchange's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any, Literal, TypeVar
+
+import ccxt.async_support as ccxt
+
+from guardbot.domain import Order, PositionMode, Side
+from guardbot.exchange.convert import num
+from guardbot.exchange.errors import ErrorClass, classify, describe, is_ambiguous
+from guardbot.exchange.ids import client_order_id
+
+Status = Literal["pending", "sent", "confirmed", "failed", "rejected", "dry_run"]
+Kind = Literal["stop", "reduce", "entry", "cancel", "cancel_all", "set_leverage"]
+JournalHook = Callable[["ActionResult"], Awaitable[None] | None]
+_T = TypeVar("_T")
+
+# Binance-style venues take stops as STOP_MARKET with stopPrice; the others through ccxt's
+# unified stopLossPrice (it sets the trigger direction itself).
+_BINANCE_STYLE = ("binanceusdm", "aster")
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """What the gateway did (or, in dry-run, would have done) for one action."""
+
+    kind: str
+    account: str
+    symbol: str
+    side: str | None  # "buy" | "sell"
+    amount: float | None  # rounded; None = close the whole position (stop with closePosition)
+    price: float | None
+    trigger_price: float | None
+    client_order_id: str | None
+    status: Status
+    exchange_order_id: str | None = None
+    reason: str = ""
+    raw: str = ""  # short summary of the exchange's reply
+    rule: str | None = None
+    episode: str | None = None
+    position_side: str | None = None
+    reduce_only: bool = False
+    attempts: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("sent", "confirmed", "dry_run")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded retries for retryable errors: delay = min(max_delay, base * 2**n) x (1 ± jitter)."""
+
+    attempts: int = 4  # total tries, including the first
+    base_delay_s: float = 0.5
+    max_delay_s: float = 8.0
+    jitter: float = 0.25
+
+    def delay(self, retry: int, rng: random.Random) -> float:
+        d = min(self.max_delay_s, self.base_delay_s * float(2**retry))
+        return max(0.0, d * (1.0 + rng.uniform(-self.jitter, self.jitter)))
+
+
+class _Refused(Exception):
+    """Our own refusal before anything is sent (below minimum, wrong side, ...)."""
+
+
+def _summary(reply: Mapping[str, Any] | None) -> str:
+    if not reply:
+        return ""
+    parts = [
+        f"{k}={reply[k]}" for k in ("id", "clientOrderId", "status", "filled", "average") if reply.get(k)
+    ]
+    return " ".join(parts)[:200]
+
+
+def _floor_to_step(amount: float, step: float) -> float:
+    if step <= 0:
+        return amount
+    s = Decimal(str(step))
+    return float((Decimal(str(amount)) / s).to_integral_value(rounding=ROUND_FLOOR) * s)
+
+
+class OrderGateway:
+    """Places, reduces and cancels orders for one account. Create one per account and client."""
+
+    def __init__(
+        self,
+        client: ccxt.Exchange,
+        account_name: str,
+        dry_run: bool,
+        journal_hook: JournalHook | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        position_mode: PositionMode = PositionMode.ONE_WAY,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.client = client
+        self.account = account_name
+        self.dry_run = dry_run
+        self.journal_hook = journal_hook
+        self.retry = retry or RetryPolicy()
+        self.position_mode = position_mode
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+
+    # ----------------------------------------------------------------- helpers
+
+    def client_id(self, rule: str, symbol: str, episode: int | str, tag: str = "") -> str:
+        return client_order_id(self.account, rule, symbol, episode, tag=tag, exchange=self.client.id)
+
+    def _market(self, symbol: str) -> Mapping[str, Any]:
+        market: Mapping[str, Any] = self.client.market(symbol)
+        return market
+
+    def round_amount(self, symbol: str, amount: float) -> float:
+        """Amount rounded DOWN to the lot step (never up); 0.0 if below one step."""
+        market = self._market(symbol)
+        step = num((market.get("precision") or {}).get("amount")) or 0.0
+        if self.client.precisionMode == ccxt.DECIMAL_PLACES:
+            step = 10.0 ** (-step)
+        floored = _floor_to_step(amount, step)
+        if floored <= 0:
+            return 0.0
+        # ccxt's own formatting truncates too; it can only make the number shorter.
+        return float(self.client.amount_to_precision(symbol, floored))
+
+    def round_price(self, symbol: str, price: float) -> float:
+        return float(self.client.price_to_precision(symbol, price))
+
+    def _min_amount(self, symbol: str) -> float:
+        limits = self._market(symbol).get("limits") or {}
+        return num((limits.get("amount") or {}).get("min")) or 0.0
+
+    def _min_notional(self, symbol: str) -> float:
+        limits = self._market(symbol).get("limits") or {}
+        return num((limits.get("cost") or {}).get("min")) or 0.0
+
+    def _hedged(self) -> bool:
+        return self.position_mode is PositionMode.HEDGE
+
+    def _position_params(self, position_side: Side, *, reduce_only: bool) -> dict[str, Any]:
+        """reduceOnly / positionSide for this venue and position mode."""
+        if not self._hedged():
+            return {"reduceOnly": True} if reduce_only else {}
+        if self.client.id in _BINANCE_STYLE:
+            # Hedge mode: the position side says which leg; Binance rejects reduceOnly here.
+            return {"positionSide": position_side.value.upper()}
+        if self.client.id == "bybit":
+            params: dict[str, Any] = {"positionIdx": 1 if position_side is Side.LONG else 2}
+            if reduce_only:
+                params["reduceOnly"] = True
+            return params
+        return {"reduceOnly": True} if reduce_only else {}
+
+    async def _journal(self, result: ActionResult) -> None:
+        if self.journal_hook is None:
+            return
+        out = self.journal_hook(result)
+        if inspect.isawaitable(out):
+            await out
+
+    async def _finish(self, result: ActionResult) -> ActionResult:
+        await self._journal(result)
+        return result
+
+    # ----------------------------------------------------------------- the retry core
+
+    async def _send_order(
+        self,
+        base: ActionResult,
+        send: Callable[[], Awaitable[Mapping[str, Any]]],
+        lookup: Callable[[], Awaitable[Mapping[str, Any] | None]] | None,
+    ) -> ActionResult:
+        """Send with retries. After an ambiguous failure, look the order up before resending."""
+        if self.dry_run:
+            return await self._finish(replace(base, status="dry_run", reason="dry-run: nothing sent"))
+        await self._journal(replace(base, status="pending"))
+        must_look = False
+        last_error = ""
+        for attempt in range(1, self.retry.attempts + 1):
+            if must_look and lookup is not None:
+                try:
+                    found = await lookup()
+                except Exception as exc:
+                    last_error = describe(exc)
+                    if classify(exc) is ErrorClass.FINAL:
+                        return await self._finish(
+                            replace(
+                                base,
+                                status="failed",
+                                reason=f"order state unknown after an ambiguous failure: {last_error}",
+                                attempts=attempt,
+                            )
+                        )
+                    if attempt < self.retry.attempts:
+                        await self._sleep(self.retry.delay(attempt - 1, self._rng))
+                    continue
+                if found is not None:
+                    return await self._finish(self._accepted(base, found, attempt, "found after retry"))
+                must_look = False  # definitely not there: safe to send again
+            try:
+                reply = await send()
+                return await self._finish(self._accepted(base, reply, attempt))
+            except Exception as exc:
+                last_error = describe(exc)
+                if classify(exc) is ErrorClass.FINAL:
+                    if lookup is not None and _is_duplicate_id(exc):
+                        found = await _quiet(lookup)
+                        if found is not None:
+                            return await self._finish(self._accepted(base, found, attempt, "already placed"))
+                    return await self._finish(
+                        replace(base, status="rejected", reason=last_error, attempts=attempt)
+                    )
+                if is_ambiguous(exc):
+                    must_look = True
+                if attempt < self.retry.attempts:
+                    await self._sleep(self.retry.delay(attempt - 1, self._rng))
+        return await self._finish(
+            replace(
+                base,
+                status="failed",
+                reason=f"gave up after {self.retry.attempts} attempts: {last_error}",
+                attempts=self.retry.attempts,
+            )
+        )
+
+    @staticmethod
+    def _accepted(base: ActionResult, reply: Mapping[str, Any], attempt: int, note: str = "") -> ActionResult:
+        order_id = reply.get("id")
+        status = str(reply.get("status") or "").lower()
+        return replace(
+            base,
+            status="confirmed" if order_id else "sent",
+            exchange_order_id=str(order_id) if order_id else None,
+            reason=note or (f"exchange status {status}" if status else ""),
+            raw=_summary(reply),
+            attempts=attempt,
+        )
+
+    async def _call(
+        self, base: ActionResult, fn: Callable[[], Awaitable[_T]]
+    ) -> tuple[ActionResult, _T | None]:
+        """Idempotent calls (leverage, cancels): retry on any retryable error."""
+        if self.dry_run:  # the caller journals the result
+            return replace(base, status="dry_run", reason="dry-run: nothing sent"), None
+        await self._journal(replace(base, status="pending"))
+        last_error = ""
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                value = await fn()
+                return replace(base, status="confirmed", attempts=attempt), value
+            except Exception as exc:
+                last_error = describe(exc)
+                if classify(exc) is ErrorClass.FINAL:
+                    if isinstance(exc, ccxt.OrderNotFound) and attempt > 1 and base.kind == "cancel":
+                        # Our earlier attempt went through before its reply was lost.
+                        return replace(
+                            base, status="confirmed", reason="already cancelled", attempts=attempt
+                        ), None
+                    return replace(base, status="rejected", reason=last_error, attempts=attempt), None
+                if attempt < self.retry.attempts:
+                    await self._sleep(self.retry.delay(attempt - 1, self._rng))
+        return (
+            replace(
+                base,
+                status="failed",
+                reason=f"gave up after {self.retry.attempts} attempts: {last_error}",
+                attempts=self.retry.attempts,
+            ),
+            None,
+        )
+
+    async def find_order(self, symbol: str, cid: str, *, trigger: bool) -> Mapping[str, Any] | None:
+        """Our order by client id (open, filled or cancelled); None if the exchange has none."""
+        params: dict[str, Any] = {"clientOrderId": cid}
+        if trigger and self.client.id == "binanceusdm":
+            params["trigger"] = True
+        try:
+            found: Mapping[str, Any] = await self.client.fetch_order(None, symbol, params)
+            return found
+        except ccxt.OrderNotFound:
+            return None
+        except (ccxt.NotSupported, ccxt.BadRequest, ccxt.ArgumentsRequired):
+            pass
+        # Fallback: the open orders (enough for resting stops and limits).
+        open_params: dict[str, Any] = {"trigger": True} if trigger and self.client.id == "binanceusdm" else {}
+        orders = await self.client.fetch_open_orders(symbol, None, None, open_params)
+        for o in orders:
+            if o.get("clientOrderId") == cid:
+                order: Mapping[str, Any] = o
+                return order
+        return None
+
+    # ----------------------------------------------------------------- actions
+
+    async def place_stop(
+        self,
+        symbol: str,
+        position_side: Side | str,
+        amount: float | None,
+        trigger_price: float,
+        *,
+        rule: str,
+        episode: int | str,
+        mark_price: float | None = None,
+        tag: str = "",
+    ) -> ActionResult:
+        """A reduce-only stop-market protecting a position, triggered by mark price.
+
+        `amount=None` closes the whole position when triggered (Binance closePosition).
+        A long's stop is a sell below mark; a short's a buy above mark.
+        """
+        pside = Side(position_side)
+        side = "sell" if pside is Side.LONG else "buy"
+        cid = self.client_id(rule, symbol, episode, tag)
+        base = ActionResult(
+            kind="stop",
+            account=self.account,
+            symbol=symbol,
+            side=side,
+            amount=None,
+            price=None,
+            trigger_price=None,
+            client_order_id=cid,
+            status="pending",
+            rule=rule,
+            episode=str(episode),
+            position_side=pside.value,
+            reduce_only=True,
+        )
+        try:
+            await self.client.load_markets()
+            trigger = self.round_price(symbol, trigger_price)
+            base = replace(base, trigger_price=trigger)
+            if mark_price is not None and (trigger - mark_price) * pside.sign >= 0:
+                where = "below" if pside is Side.LONG else "above"
+                raise _Refused(f"a {pside.value} stop must trigger {where} mark {mark_price}, got {trigger}")
+            rounded: float | None = None
+            if amount is not None:
+                rounded = self._checked_amount(symbol, amount)
+                base = replace(base, amount=rounded)
+            params = self._stop_params(pside, trigger, cid, close_position=amount is None)
+        except _Refused as exc:
+            return await self._finish(replace(base, status="rejected", reason=str(exc)))
+        except ccxt.BaseError as exc:
+            return await self._finish(replace(base, status="rejected", reason=describe(exc)))
+
+        async def send() -> Mapping[str, Any]:
+            reply: Mapping[str, Any] = await self.client.create_order(
+                symbol, "market", side, rounded, None, params
+            )
+            return reply
+
+        async def lookup() -> Mapping[str, Any] | None:
+            return await self.find_order(symbol, cid, trigger=True)
+
+        return await self._send_order(base, send, lookup)
+
+    def _stop_params(self, pside: Side, trigger: float, cid: str, *, close_position: bool) -> dict[str, Any]:
+        ex = self.client.id
+        params: dict[str, Any] = {"clientOrderId": cid}
+        if ex in _BINANCE_STYLE:
+            params.update({"stopPrice": trigger, "workingType": "MARK_PRICE"})
+            if close_position:
+                params["closePosition"] = True  # Binance refuses reduceOnly next to closePosition
+                if self._hedged():
+                    params["positionSide"] = pside.value.upper()
+                return params
+        else:
+            if close_position:
+                raise _Refused(f"{ex}: a stop needs an amount (no close-position stops)")
+            params["stopLossPrice"] = trigger
+            if ex == "bybit":
+                params["triggerBy"] = "MarkPrice"
+        params.update(self._position_params(pside, reduce_only=True))
+        return params
+
+    def _checked_amount(self, symbol: str, amount: float, price: float | None = None) -> float:
+        if not amount > 0:
+            raise _Refused(f"amount must be positive, got {amount}")
+        rounded = self.round_amount(symbol, amount)
+        minimum = self._min_amount(symbol)
+        if rounded <= 0 or rounded < minimum:
+            raise _Refused(
+                f"amount {amount} rounds down to {rounded}, below the minimum {minimum} of {symbol}"
+            )
+        min_notional = self._min_notional(symbol)
+        if price is not None and min_notional and rounded * price < min_notional:
+            raise _Refused(f"notional {rounded * price:.4f} of {symbol} is below the minimum {min_notional}")
+        return rounded
+
+    async def reduce(
+        self,
+        symbol: str,
+        position_side: Side | str,
+        amount: float,
+        *,
+        rule: str,
+        episode: int | str,
+        tag: str = "",
+    ) -> ActionResult:
+        """A reduce-only market order cutting `amount` (rounded DOWN to the lot step) off a position.
+
+        Below the market's minimum amount the result is `rejected` and nothing is sent.
+        """
+        pside = Side(position_side)
+        side = "sell" if pside is Side.LONG else "buy"
+        cid = self.client_id(rule, symbol, episode, tag)
+        base = ActionResult(
+            kind="reduce",
+            account=self.account,
+            symbol=symbol,
+            side=side,
+            amount=None,
+            price=None,
+            trigger_price=None,
+            client_order_id=cid,
+            status="pending",
+            rule=rule,
+            episode=str(episode),
+            position_side=pside.value,
+            reduce_only=True,
+        )
+        try:
+            await self.client.load_markets()
+            # Reduce-only orders are exempt from the minimum notional on Binance: only the lot
+            # minimum applies.
+            rounded = self._checked_amount(symbol, amount)
+        except _Refused as exc:
+            return await self._finish(replace(base, status="rejected", reason=str(exc)))
+        except ccxt.BaseError as exc:
+            return await self._finish(replace(base, status="rejected", reason=describe(exc)))
+        base = replace(base, amount=rounded)
+        params = {"clientOrderId": cid, **self._position_params(pside, reduce_only=True)}
+
+        async def send() -> Mapping[str, Any]:
+            reply: Mapping[str, Any] = await self.client.create_order(
+                symbol, "market", side, rounded, None, params
+            )
+            return reply
+
+        async def lookup() -> Mapping[str, Any] | None:
+            return await self.find_order(symbol, cid, trigger=False)
+
+        return await self._send_order(base, send, lookup)
+
+    async def place_entry(
+        self,
+        symbol: str,
+        side: Side | str,
+        amount: float,
+        *,
+        stop_price: float,
+        rule: str,
+        episode: int | str,
+        price: float | None = None,
+        mark_price: float | None = None,
+    ) -> tuple[ActionResult, ActionResult | None]:
+        """A confirmed trade: a market entry (or a limit entry at `price`) and its protective stop.
+
+        The stop (reduce-only, same amount, mark-price trigger) is placed only if the entry was
+        accepted (or would be, in dry-run). Returns (entry result, stop result or None).
+        """
+        pside = Side(side)
+        order_side = "buy" if pside is Side.LONG else "sell"
+        cid = self.client_id(rule, symbol, episode, "entry")
+        base = ActionResult(
+            kind="entry",
+            account=self.account,
+            symbol=symbol,
+            side=order_side,
+            amount=None,
+            price=None,
+            trigger_price=None,
+            client_order_id=cid,
+            status="pending",
+            rule=rule,
+            episode=str(episode),
+            position_side=pside.value,
+        )
+        try:
+            await self.client.load_markets()
+            limit_price = self.round_price(symbol, price) if price is not None else None
+            ref_price = limit_price or mark_price
+            if ref_price is not None and (stop_price - ref_price) * pside.sign >= 0:
+                where = "below" if pside is Side.LONG else "above"
+                raise _Refused(
+                    f"the stop of a {pside.value} entry must be {where} {ref_price}, got {stop_price}"
+                )
+            rounded = self._checked_amount(symbol, amount, ref_price)
+        except _Refused as exc:
+            return await self._finish(replace(base, status="rejected", reason=str(exc))), None
+        except ccxt.BaseError as exc:
+            return await self._finish(replace(base, status="rejected", reason=describe(exc))), None
+        base = replace(base, amount=rounded, price=limit_price)
+        params: dict[str, Any] = {"clientOrderId": cid, **self._position_params(pside, reduce_only=False)}
+        order_type = "limit" if limit_price is not None else "market"
+
+        async def send() -> Mapping[str, Any]:
+            reply: Mapping[str, Any] = await self.client.create_order(
+                symbol, order_type, order_side, rounded, limit_price, params
+            )
+            return reply
+
+        async def lookup() -> Mapping[str, Any] | None:
+            return await self.find_order(symbol, cid, trigger=False)
+
+        entry = await self._send_order(base, send, lookup)
+        if not entry.ok:
+            return entry, None
+        stop = await self.place_stop(
+            symbol, pside, rounded, stop_price, rule=rule, episode=episode, mark_price=mark_price, tag="stop"
+        )
+        return entry, stop
+
+    async def cancel(self, order: Order, *, rule: str | None = None) -> ActionResult:
+        """Cancel one resting order (plain or trigger/algo)."""
+        base = ActionResult(
+            kind="cancel",
+            account=self.account,
+            symbol=order.symbol,
+            side=order.side,
+            amount=order.amount,
+            price=order.price,
+            trigger_price=order.trigger_price,
+            client_order_id=order.client_order_id,
+            status="pending",
+            exchange_order_id=order.id or None,
+            rule=rule,
+            position_side=order.position_side,
+            reduce_only=order.reduce_only,
+        )
+        params: dict[str, Any] = {}
+        if order.trigger_price is not None and self.client.id == "binanceusdm":
+            params["trigger"] = True  # algo orders: DELETE /fapi/v1/algoOrder
+
+        async def call() -> Any:
+            await self.client.load_markets()
+            return await self.client.cancel_order(order.id, order.symbol, params)
+
+        result, reply = await self._call(base, call)
+        if isinstance(reply, Mapping):
+            result = replace(result, raw=_summary(reply))
+        return await self._finish(result)
+
+    async def cancel_all(self, symbol: str, *, rule: str | None = None) -> ActionResult:
+        """Cancel every open order of a symbol (plain and trigger) — ours and the user's."""
+        base = ActionResult(
+            kind="cancel_all",
+            account=self.account,
+            symbol=symbol,
+            side=None,
+            amount=None,
+            price=None,
+            trigger_price=None,
+            client_order_id=None,
+            status="pending",
+            rule=rule,
+        )
+
+        async def call() -> None:
+            await self.client.load_markets()
+            await self.client.cancel_all_orders(symbol)
+            if self.client.id == "binanceusdm":
+                await self.client.cancel_all_orders(symbol, {"trigger": True})
+
+        result, _ = await self._call(base, call)
+        return await self._finish(result)
+
+    async def set_leverage(self, symbol: str, leverage: float, *, rule: str | None = None) -> ActionResult:
+        """Set the symbol's leverage (whole number, at least 1, rounded down)."""
+        lev = max(1, int(leverage))
+        base = ActionResult(
+            kind="set_leverage",
+            account=self.account,
+            symbol=symbol,
+            side=None,
+            amount=float(lev),
+            price=None,
+            trigger_price=None,
+            client_order_id=None,
+            status="pending",
+            rule=rule,
+        )
+
+        async def call() -> Any:
+            await self.client.load_markets()
+            return await self.client.set_leverage(lev, symbol)
+
+        result, reply = await self._call(base, call)
+        if isinstance(reply, Mapping):
+            result = replace(result, raw=" ".join(f"{k}={v}" for k, v in reply.items() if k != "info")[:200])
+        return await self._finish(result)
+
+
+def _is_duplicate_id(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "duplicate" in text or "-4116" in text or "-4015" in text
+
+
+async def _quiet(fn: Callable[[], Awaitable[_T]]) -> _T | None:
+    try:
+        return await fn()
+    except Exception:
+        return None

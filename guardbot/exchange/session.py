@@ -1,0 +1,73 @@
+"""One account's exchange session: its client, its reference-data cache, its gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import ccxt.async_support as ccxt
+
+from guardbot.config import AccountConfig, Settings
+from guardbot.domain import AccountSnapshot, PositionMode
+from guardbot.exchange.cache import TiersCache
+from guardbot.exchange.client import make_client
+from guardbot.exchange.gateway import JournalHook, OrderGateway, RetryPolicy
+from guardbot.exchange.reader import read_snapshot
+
+
+@dataclass(slots=True)
+class AccountSession:
+    account: AccountConfig
+    client: ccxt.Exchange
+    tiers_cache: TiersCache
+
+    async def snapshot(self) -> AccountSnapshot:
+        return await read_snapshot(
+            self.client,
+            self.account.name,
+            settle=self.account.settle_currency,
+            symbols=self.account.symbols or None,
+            tiers_cache=self.tiers_cache,
+        )
+
+    def gateway(
+        self,
+        journal_hook: JournalHook | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        position_mode: PositionMode | None = None,
+    ) -> OrderGateway:
+        """The account's gateway; dry-run comes from the account's config (default: on)."""
+        mode = position_mode or self.tiers_cache.position_mode or PositionMode.ONE_WAY
+        return OrderGateway(
+            self.client,
+            self.account.name,
+            self.account.dry_run,
+            journal_hook,
+            retry=retry,
+            position_mode=mode,
+        )
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+@asynccontextmanager
+async def open_account(
+    account_name: str, settings: Settings, *, rate_limit: bool = True
+) -> AsyncIterator[AccountSession]:
+    """Build the account's client from settings (resolving its secrets), yield a session, close it.
+
+    Raises `guardbot.config.ConfigError` for an unknown account or missing secrets and
+    `ExchangeSetupError` for an unsupported setup: both one line per problem.
+    """
+    account = settings.account(account_name)
+    credentials = account.credentials(getattr(settings, "_environ", None))
+    refresh_s = settings.schedule.tier_refresh_hours * 3600.0
+    client = make_client(account, credentials, rate_limit=rate_limit)
+    session = AccountSession(account, client, TiersCache(refresh_s=refresh_s))
+    try:
+        yield session
+    finally:
+        await session.close()

@@ -1,0 +1,102 @@
+"""`guardbot status` and `guardbot history`: what the journal says, as tables, JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import re
+from dataclasses import asdict
+from typing import Any
+
+from guardbot.store import JournalReader
+from guardbot.store.rows import ActionRow, AlertRow, DecisionRow, HistoryItem, SnapshotRow, TransitionRow
+
+_SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
+_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def parse_since(text: str) -> int:
+    """'30m', '24h', '7d', '2w' -> milliseconds."""
+    m = _SINCE.match(text)
+    if not m:
+        raise ValueError(f"--since {text!r}: expected a duration like 30m, 24h, 7d or 2w")
+    return int(float(m.group(1)) * _UNIT_MS[m.group(2)])
+
+
+def iso(ts_ms: int) -> str:
+    return dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def status_rows(reader: JournalReader) -> list[dict[str, Any]]:
+    out = []
+    for s in reader.latest_snapshots():
+        gs = reader.load_guard_state(s.account)
+        hwm = gs.high_water_mark if gs else None
+        out.append(
+            {
+                "account": s.account,
+                "ts": s.ts,
+                "time": iso(s.ts),
+                "equity": s.equity,
+                "margin_ratio": s.margin_ratio if math.isfinite(s.margin_ratio) else None,
+                "effective_leverage": s.effective_leverage if math.isfinite(s.effective_leverage) else None,
+                "drawdown_pct": max(0.0, (hwm - s.equity) / hwm * 100) if hwm else None,
+                "positions": s.positions_count,
+                "state": s.state,
+                "lock_reason": gs.lock_reason if gs else None,
+                "paused": bool(gs.paused) if gs else False,
+            }
+        )
+    return out
+
+
+def describe(item: HistoryItem) -> str:
+    r = item.row
+    if isinstance(r, DecisionRow):
+        return f"decision {r.rule}/{r.kind}: {r.reason}"
+    if isinstance(r, ActionRow):
+        qty = "" if r.quantity is None else f" {r.quantity:g}"
+        at = "" if r.trigger_price is None else f" @ {r.trigger_price:g}"
+        dry = " (dry-run)" if r.dry_run else ""
+        return (
+            f"action {r.kind} {r.side or ''}{qty} {r.symbol or ''}{at} [{r.status}]{dry} {r.client_order_id}"
+        )
+    if isinstance(r, TransitionRow):
+        return f"state {r.from_state} -> {r.to_state}: {r.reason}"
+    if isinstance(r, AlertRow):
+        return f"alert {r.level} ({r.delivered}): {r.text}"
+    if isinstance(r, SnapshotRow):
+        return f"snapshot equity {r.equity:,.2f}"
+    return str(r)
+
+
+def history_rows(
+    reader: JournalReader, since_ms: int, now_ms: int, account: str | None
+) -> list[dict[str, Any]]:
+    items = reader.history(now_ms - since_ms, account=account)
+    return [
+        {
+            "ts": i.ts,
+            "time": iso(i.ts),
+            "account": i.account,
+            "kind": str(i.kind),
+            "text": describe(i),
+            "row": _plain(asdict(i.row)),
+        }
+        for i in items
+    ]
+
+
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+
+def history_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["time_utc", "account", "kind", "text"])
+    for r in rows:
+        w.writerow([r["time"], r["account"] or "", r["kind"], r["text"]])
+    return buf.getvalue()

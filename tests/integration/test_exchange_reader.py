@@ -1,0 +1,274 @@
+"""The snapshot reader over real HTTP: ccxt binanceusdm built by our factory, against guardbot.sim."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import ccxt.async_support as ccxt
+import pytest
+from pydantic import SecretStr
+
+from guardbot.config import AccountConfig, ConfigError, Credentials, load_settings
+from guardbot.domain import MarginMode, PositionMode, Side
+from guardbot.exchange import SnapshotError, TiersCache, fetch_snapshot_for, make_client, read_snapshot
+from guardbot.exchange.gateway import OrderGateway
+from guardbot.risk.account import measure_account
+from guardbot.sim import SimAccount, SimServer
+
+BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
+SNAPSHOT_GETS = Counter(
+    {
+        ("GET", "/fapi/v3/account"): 1,
+        ("GET", "/fapi/v3/positionRisk"): 1,
+        ("GET", "/fapi/v1/premiumIndex"): 1,
+        ("GET", "/fapi/v1/openOrders"): 1,
+        ("GET", "/fapi/v1/openAlgoOrders"): 1,
+    }
+)
+
+
+def client_for(sim: SimServer, acct: SimAccount, secret: str | None = None) -> ccxt.Exchange:
+    account = AccountConfig(name="main", exchange="binanceusdm", base_url=sim.base_url)
+    creds = Credentials(api_key=SecretStr(acct.api_key), secret=SecretStr(secret or acct.secret))
+    client = make_client(account, creds, rate_limit=False, timeout_ms=1000)
+    client.timeout_on_exit = 0  # ccxt waits 250 ms on close for TLS shutdown; loopback is plain HTTP
+    return client
+
+
+@pytest.fixture
+async def client(sim: SimServer, sim_account: SimAccount) -> AsyncIterator[ccxt.Exchange]:
+    c = client_for(sim, sim_account)
+    yield c
+    await c.close()
+
+
+def requests(sim: SimServer) -> Counter[tuple[str, str]]:
+    return Counter((r.method, r.path) for r in sim.request_log)
+
+
+async def test_fresh_account_snapshot_has_wallet_markets_tiers_and_marks(
+    sim: SimServer, client: ccxt.Exchange
+) -> None:
+    snap = await read_snapshot(client, "main", tiers_cache=TiersCache())
+    assert snap.exchange == "binanceusdm" and snap.account == "main"
+    assert snap.wallet_balance == pytest.approx(10_000.0)
+    assert snap.positions == () and snap.open_orders == ()
+    assert snap.position_mode is PositionMode.ONE_WAY
+    btc = snap.markets[BTC]
+    assert (btc.amount_step, btc.min_amount, btc.price_tick, btc.contract_size) == (0.001, 0.001, 0.1, 1.0)
+    assert btc.min_notional > 0
+    assert sim.engine.market("BTCUSDT").tiers == snap.tiers[BTC]  # floors, caps, rates, cum, max lev
+    assert snap.mark_prices[SOL] == pytest.approx(sim.engine.marks["SOLUSDT"])
+    assert snap.fees.taker == pytest.approx(0.0005) and snap.fees.maker == pytest.approx(0.0002)
+    assert snap.timestamp_ms is not None
+
+
+async def test_cross_and_isolated_positions_match_the_exchange_books(
+    sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange
+) -> None:
+    eng, key = sim.engine, sim_account.api_key
+    eng.open_position(key, "BTCUSDT", "long", 0.5, leverage=10)
+    eng.open_position(key, "ETHUSDT", "short", 3.0, leverage=5, margin_mode="isolated")
+    eng.set_mark("BTCUSDT", eng.marks["BTCUSDT"] * 0.98)
+
+    snap = await read_snapshot(client, "main", tiers_cache=TiersCache())
+    truth = eng.to_snapshot(key)
+
+    assert snap.wallet_balance == pytest.approx(truth.wallet_balance)
+    assert snap.margin_mode is MarginMode.CROSS
+    ours = {p.symbol: p for p in snap.positions}
+    for t in truth.positions:
+        p = ours[t.symbol]
+        assert (p.side, p.margin_mode) == (t.side, t.margin_mode)
+        assert p.contracts == pytest.approx(t.contracts)
+        assert p.entry_price == pytest.approx(t.entry_price)
+        assert p.mark_price == pytest.approx(t.mark_price)
+        assert p.leverage == t.leverage  # from notional / initial margin: positionRisk v3 has none
+        assert p.isolated_margin == pytest.approx(t.isolated_margin)
+        assert p.exchange_liquidation_price is not None and p.exchange_maintenance_margin is not None
+    assert ours[BTC].side is Side.LONG and ours[ETH].side is Side.SHORT
+    assert ours[ETH].isolated_margin > 0 and ours[BTC].isolated_margin == 0
+
+    # Exchange truth vs our estimate: our liquidation prices agree with the venue's.
+    figures = measure_account(snap)
+    for pf in figures.positions:
+        assert pf.exchange_liquidation_gap_pct is not None
+        assert pf.exchange_liquidation_gap_pct < 0.01
+        assert pf.maintenance_margin == pytest.approx(pf.position.exchange_maintenance_margin, rel=1e-6)
+    assert figures.margin_ratio == pytest.approx(eng.account_figures(key).margin_ratio, rel=1e-9)
+
+
+async def test_hedge_mode_reads_both_legs(sim: SimServer) -> None:
+    acct = sim.engine.create_account(wallet=20_000.0, position_mode="hedge")
+    sim.engine.open_position(acct.api_key, "BTCUSDT", "long", 0.2, leverage=10)
+    sim.engine.open_position(acct.api_key, "BTCUSDT", "short", 0.1, leverage=10)
+    client = client_for(sim, acct)
+    try:
+        snap = await read_snapshot(client, "hedged", tiers_cache=TiersCache())
+    finally:
+        await client.close()
+    assert snap.position_mode is PositionMode.HEDGE
+    legs = {p.side: p.contracts for p in snap.positions if p.symbol == BTC}
+    assert legs == {Side.LONG: pytest.approx(0.2), Side.SHORT: pytest.approx(0.1)}
+
+
+async def test_flat_hedge_account_mode_comes_from_the_cached_setting(sim: SimServer) -> None:
+    acct = sim.engine.create_account(wallet=1_000.0, position_mode="hedge")
+    client = client_for(sim, acct)
+    try:
+        snap = await read_snapshot(client, "hedged", tiers_cache=TiersCache())
+    finally:
+        await client.close()
+    assert snap.position_mode is PositionMode.HEDGE
+
+
+async def test_one_snapshot_is_five_concurrent_reads_and_tiers_come_from_the_cache(
+    sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange
+) -> None:
+    sim.engine.open_position(sim_account.api_key, "BTCUSDT", "long", 0.1, leverage=5)
+    now = [0.0]
+    cache = TiersCache(refresh_s=86_400.0, clock=lambda: now[0])
+
+    await read_snapshot(client, "main", tiers_cache=cache)
+    first = requests(sim)
+    # First read: markets once, all tiers in one request, the position mode; then the five.
+    assert first == SNAPSHOT_GETS + Counter(
+        {
+            ("GET", "/fapi/v1/exchangeInfo"): 1,
+            ("GET", "/fapi/v1/leverageBracket"): 1,
+            ("GET", "/fapi/v1/positionSide/dual"): 1,
+        }
+    )
+
+    sim.clear_log()
+    await read_snapshot(client, "main", tiers_cache=cache)
+    assert requests(sim) == SNAPSHOT_GETS  # ccxt does not re-request the brackets we seeded
+    assert sim.mutating_requests() == []
+
+    now[0] += 86_400.0  # a day later the tiers are refreshed, once
+    sim.clear_log()
+    await read_snapshot(client, "main", tiers_cache=cache)
+    assert requests(sim)[("GET", "/fapi/v1/leverageBracket")] == 1
+    assert requests(sim)[("GET", "/fapi/v1/exchangeInfo")] == 0
+
+
+async def test_a_failed_sub_request_is_an_error_never_a_partial_snapshot(
+    sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange
+) -> None:
+    sim.engine.open_position(sim_account.api_key, "BTCUSDT", "long", 0.1, leverage=5)
+    cache = TiersCache()
+    await read_snapshot(client, "main", tiers_cache=cache)
+    sim.inject_fault("503", path="/fapi/v3/positionRisk")
+    with pytest.raises(SnapshotError) as info:
+        await read_snapshot(client, "main", tiers_cache=cache)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("snapshot of main: fetch_positions (GET /fapi/v3/positionRisk) failed:")
+    assert "ExchangeNotAvailable" in message
+    assert info.value.call.startswith("fetch_positions")
+    # The next cycle reads normally again.
+    snap = await read_snapshot(client, "main", tiers_cache=cache)
+    assert [p.symbol for p in snap.positions] == [BTC]
+
+
+async def test_a_timed_out_sub_request_names_the_call(sim: SimServer, client: ccxt.Exchange) -> None:
+    cache = TiersCache()
+    await read_snapshot(client, "main", tiers_cache=cache)
+    client.timeout = 300  # ms: the emulator stalls for seconds
+    sim.inject_fault("timeout", path="/fapi/v1/openAlgoOrders")
+    with pytest.raises(SnapshotError, match=r"openAlgoOrders\) failed: RequestTimeout"):
+        await read_snapshot(client, "main", tiers_cache=cache)
+
+
+async def test_bad_signature_is_a_snapshot_error_naming_authentication(
+    sim: SimServer, sim_account: SimAccount
+) -> None:
+    client = client_for(sim, sim_account, secret="not-the-secret")
+    try:
+        with pytest.raises(SnapshotError, match="AuthenticationError") as info:
+            await read_snapshot(client, "main", tiers_cache=TiersCache())
+    finally:
+        await client.close()
+    assert "Signature for this request is not valid" in str(info.value)
+
+
+async def test_open_orders_plain_and_algo_are_normalised(
+    sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange
+) -> None:
+    eng, key = sim.engine, sim_account.api_key
+    eng.open_position(key, "BTCUSDT", "long", 0.3, leverage=10)
+    mark = eng.marks["BTCUSDT"]
+    gw = OrderGateway(client, "main", dry_run=False)
+    stop = await gw.place_stop(BTC, "long", 0.3, mark * 0.9, rule="auto_stop", episode=1, mark_price=mark)
+    close_all = await gw.place_stop(BTC, "long", None, mark * 0.85, rule="backstop", episode=1)
+    entry, _ = await gw.place_entry(
+        SOL,
+        "long",
+        1.0,
+        price=eng.marks["SOLUSDT"] * 0.5,
+        stop_price=eng.marks["SOLUSDT"] * 0.4,
+        rule="trade",
+        episode=1,
+    )
+    assert stop.ok and close_all.ok and entry.ok
+
+    snap = await read_snapshot(client, "main", tiers_cache=TiersCache())
+    by_id = {o.client_order_id: o for o in snap.open_orders}
+    s = by_id[stop.client_order_id]
+    assert (s.symbol, s.side, s.type, s.working_type) == (BTC, "sell", "stop_market", "mark")
+    assert s.trigger_price == stop.trigger_price and s.amount == pytest.approx(0.3)
+    assert s.reduce_only and not s.close_position and s.is_stop
+    c = by_id[close_all.client_order_id]
+    assert c.close_position and c.amount is None and c.is_stop
+    limit = by_id[entry.client_order_id]
+    assert (limit.type, limit.side, limit.price, limit.reduce_only) == ("limit", "buy", entry.price, False)
+    assert limit.trigger_price is None and not limit.is_stop
+    # The entry's own stop is there too, reduce-only.
+    sol_stops = [o for o in snap.open_orders if o.symbol == SOL and o.is_stop]
+    assert len(sol_stops) == 1 and sol_stops[0].reduce_only
+    # Marks of symbols without a position are known as well.
+    assert snap.mark(SOL) == pytest.approx(eng.marks["SOLUSDT"])
+
+
+async def test_symbols_filter_narrows_reference_data_but_keeps_every_position(
+    sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange
+) -> None:
+    sim.engine.open_position(sim_account.api_key, "ETHUSDT", "long", 1.0, leverage=5)
+    snap = await read_snapshot(client, "main", symbols=[SOL], tiers_cache=TiersCache())
+    assert [p.symbol for p in snap.positions] == [ETH]  # the cross pool needs every position
+    assert set(snap.markets) == {SOL, ETH} and set(snap.tiers) == {SOL, ETH}
+    assert set(snap.mark_prices) == {SOL, ETH}
+
+
+async def test_fetch_snapshot_for_a_configured_account(
+    sim: SimServer, sim_account: SimAccount, tmp_path: Path
+) -> None:
+    sim.engine.open_position(sim_account.api_key, "BTCUSDT", "long", 0.1, leverage=5)
+    config = tmp_path / "guardbot.toml"
+    config.write_text(
+        f"""
+[[accounts]]
+name = "main"
+exchange = "binanceusdm"
+base_url = "{sim.base_url}"
+api_key_env = "SIM_KEY"
+api_secret_env = "SIM_SECRET"
+"""
+    )
+    settings = load_settings(config, {"SIM_KEY": sim_account.api_key, "SIM_SECRET": sim_account.secret})
+    snap = await fetch_snapshot_for("main", settings)
+    assert snap.account == "main" and [p.symbol for p in snap.positions] == [BTC]
+    assert sim.mutating_requests() == []
+
+
+async def test_fetch_snapshot_for_names_a_missing_secret(sim: SimServer, tmp_path: Path) -> None:
+    config = tmp_path / "guardbot.toml"
+    config.write_text(
+        f'[[accounts]]\nname = "main"\nexchange = "binanceusdm"\nbase_url = "{sim.base_url}"\n'
+        'api_key_env = "SIM_KEY"\napi_secret_env = "SIM_SECRET"\n'
+    )
+    settings = load_settings(config, {"SIM_KEY": "k"})
+    with pytest.raises(ConfigError, match="SIM_SECRET"):
+        await fetch_snapshot_for("main", settings)
