@@ -34,12 +34,22 @@ def one_line_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that carry a message meant for the user (printed without a traceback)."""
     from guardbot.cli import UserError
     from guardbot.config import ConfigError
+    from guardbot.exchange.errors import ExchangeSetupError, SnapshotError
     from guardbot.risk.margin import MissingTiersError
     from guardbot.risk.sizing import SizingError
     from guardbot.snapshot_file import SnapshotFileError
     from guardbot.store import JournalError
 
-    return (UserError, ConfigError, SnapshotFileError, SizingError, MissingTiersError, JournalError)
+    return (
+        UserError,
+        ConfigError,
+        SnapshotFileError,
+        SizingError,
+        MissingTiersError,
+        JournalError,
+        SnapshotError,
+        ExchangeSetupError,
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:

@@ -47,6 +47,20 @@ class TradingState(StrEnum):
 
 EXCHANGES = ("binanceusdm", "aster", "bybit", "hyperliquid")
 
+# guardbot's own client order ids: "gb-..." on Binance/Aster/Bybit; on Hyperliquid, whose cloid
+# must be 128-bit hex, "0x6762..." ("gb" in hex). The guard uses this to tell its orders from the
+# trader's; exchange/ids.py makes them.
+CLIENT_ID_PREFIX = "gb-"
+HEX_CLIENT_ID_PREFIX = "0x6762"
+
+
+def is_guardbot_client_id(client_id: str | None) -> bool:
+    if not client_id:
+        return False
+    return client_id.startswith(CLIENT_ID_PREFIX) or (
+        client_id.startswith(HEX_CLIENT_ID_PREFIX) and len(client_id) == 34
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class Tier:

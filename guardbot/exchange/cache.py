@@ -1,8 +1,9 @@
 """Slow-changing exchange reference data, fetched once and refreshed on an interval.
 
-Maintenance tiers (Binance: one `GET /fapi/v1/leverageBracket` for every symbol), converted
-markets, the account's position mode and, only when a venue's position rows lack it, per-symbol
-leverage. Refreshed daily by default: tiers change rarely and the exchange announces it.
+Markets (reloaded on each refresh after the first load), maintenance tiers (Binance: one
+`GET /fapi/v1/leverageBracket` for every symbol), the account's position mode and, only when a
+venue's position rows lack it, per-symbol leverage. Refreshed daily by default: tiers change rarely
+and the exchange announces it.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ class TiersCache:
         return self._loaded_at is None or self._clock() - self._loaded_at >= self.refresh_s
 
     def invalidate(self) -> None:
-        self._loaded_at = None
+        """Refresh on the next read (tiers, position mode; markets are reloaded too)."""
+        self._loaded_at = self._clock() - self.refresh_s if self._loaded_at is not None else None
 
     async def ensure(self, client: ccxt.Exchange) -> None:
         """Load markets (once per client) and refresh tiers and position mode when stale."""
@@ -61,6 +63,10 @@ class TiersCache:
         async with self._lock:
             if not self.is_stale():  # another task refreshed while we waited
                 return
+            if self._loaded_at is not None:
+                # Daily: pick up new listings and changed filters (tick, step) as well.
+                await client.load_markets(True)
+                self._sync_markets(client, force=True)
             self.tiers = await fetch_tiers(client)
             self.position_mode = await _fetch_position_mode(client)
             self.leverages = None
@@ -81,9 +87,9 @@ class TiersCache:
             self.leverages = out
         return self.leverages
 
-    def _sync_markets(self, client: ccxt.Exchange) -> None:
+    def _sync_markets(self, client: ccxt.Exchange, *, force: bool = False) -> None:
         markets: Mapping[str, Any] = client.markets or {}
-        if self._markets_source == id(markets) and self.markets:
+        if not force and self._markets_source == id(markets) and self.markets:
             return
         mode = int(client.precisionMode)
         self.markets = {

@@ -125,6 +125,11 @@ def build_client(
         options.update({"defaultType": "swap", "fetchMarkets": {"types": ["swap"]}})
     config: dict[str, Any] = {
         "enableRateLimit": rate_limit,
+        # A rolling one-minute weight budget (ccxt's unit cost x rateLimit = the venue's limit)
+        # instead of the default leaky bucket of capacity 1: the five reads of one snapshot go out
+        # together, so they describe one instant, while the per-minute total stays within limits.
+        "rateLimiterAlgorithm": "rollingWindow",
+        "rollingWindowSize": 60_000,
         "options": options,
         **_credential_config(exchange, credentials),
     }

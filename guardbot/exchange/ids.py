@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import re
 
-PREFIX = "gb-"
+from guardbot.domain import CLIENT_ID_PREFIX as PREFIX
+from guardbot.domain import HEX_CLIENT_ID_PREFIX, is_guardbot_client_id
+
 MAX_LEN = 36
 ALLOWED = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 _HYPERLIQUID_CLOID = re.compile(r"^0x[0-9a-f]{32}$")
@@ -40,19 +42,19 @@ def client_order_id(
     `tag` separates several orders of the same action (an entry and its stop); it is left out of
     the hash when empty so the plain (account, rule, symbol, episode) id stays stable.
 
-    Form: ``gb-<rule slug>-<20 hex>`` (at most 34 characters). Hyperliquid: ``0x<32 hex>``.
+    Form: ``gb-<rule slug>-<20 hex>`` (at most 34 characters). Hyperliquid: ``0x6762<28 hex>``.
     """
     digest = _digest(account, rule, symbol, episode, tag)
     if exchange == "hyperliquid":
-        return "0x" + digest[:32]
+        return HEX_CLIENT_ID_PREFIX + digest[: 34 - len(HEX_CLIENT_ID_PREFIX)]
     return f"{PREFIX}{_slug(rule)}-{digest[:_HASH_LEN]}"
 
 
 def is_ours(client_id: str | None) -> bool:
     """Whether an order was placed by guardbot (by its client order id)."""
-    if not client_id:
-        return False
-    return client_id.startswith(PREFIX) and ALLOWED.match(client_id) is not None
+    return is_guardbot_client_id(client_id) and (
+        ALLOWED.match(client_id or "") is not None or _HYPERLIQUID_CLOID.match(client_id or "") is not None
+    )
 
 
 def is_valid(client_id: str, exchange: str = "") -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ccxt.async_support as ccxt
 
@@ -21,15 +21,20 @@ class AccountSession:
     account: AccountConfig
     client: ccxt.Exchange
     tiers_cache: TiersCache
+    _gateways: list[OrderGateway] = field(default_factory=list)
 
     async def snapshot(self) -> AccountSnapshot:
-        return await read_snapshot(
+        snap = await read_snapshot(
             self.client,
             self.account.name,
             settle=self.account.settle_currency,
             symbols=self.account.symbols or None,
             tiers_cache=self.tiers_cache,
         )
+        # Hedge-mode orders must name their leg: keep this session's gateways on the mode just seen.
+        for gw in self._gateways:
+            gw.position_mode = snap.position_mode
+        return snap
 
     def gateway(
         self,
@@ -38,9 +43,12 @@ class AccountSession:
         retry: RetryPolicy | None = None,
         position_mode: PositionMode | None = None,
     ) -> OrderGateway:
-        """The account's gateway; dry-run comes from the account's config (default: on)."""
+        """The account's gateway; dry-run comes from the account's config (default: on).
+
+        Its `position_mode` follows every `snapshot()` of this session.
+        """
         mode = position_mode or self.tiers_cache.position_mode or PositionMode.ONE_WAY
-        return OrderGateway(
+        gw = OrderGateway(
             self.client,
             self.account.name,
             self.account.dry_run,
@@ -48,6 +56,8 @@ class AccountSession:
             retry=retry,
             position_mode=mode,
         )
+        self._gateways.append(gw)
+        return gw
 
     async def close(self) -> None:
         await self.client.close()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from guardbot.domain import AccountSnapshot, Order, Position, PositionMode, Side
-
-OUR_PREFIX = "gb-"  # client order id prefix of guardbot's own orders (guardbot.exchange.ids.PREFIX)
+from guardbot.domain import AccountSnapshot, Order, Position, PositionMode, Side, is_guardbot_client_id
 
 
 def exit_side(side: Side) -> str:
@@ -68,6 +66,4 @@ def has_stop(snapshot: AccountSnapshot, position: Position) -> bool:
 
 def is_our_entry(order: Order, mode: PositionMode) -> bool:
     """A guardbot-sent order that can open or add (cancelled when the account is HALTED)."""
-    return bool(order.client_order_id and order.client_order_id.startswith(OUR_PREFIX)) and not is_reducing(
-        order, mode
-    )
+    return is_guardbot_client_id(order.client_order_id) and not is_reducing(order, mode)

@@ -60,6 +60,9 @@ async def test_rate_limit_is_on_by_default(built: Callable[..., ccxt.Exchange]) 
     client.timeout_on_exit = 0
     try:
         assert client.enableRateLimit is True
+        # A per-minute weight budget, so one snapshot's concurrent reads are not spread out.
+        assert client.tokenBucket["algorithm"] == "rollingWindow"
+        assert client.throttler.config["maxWeight"] == 60_000 / client.rateLimit
     finally:
         await client.close()
 
@@ -77,7 +80,7 @@ async def test_binance_testnet_and_demo_change_hosts(built: Callable[..., ccxt.E
     ("exchange", "environment"), [("aster", "demo"), ("hyperliquid", "demo"), ("aster", "testnet")]
 )
 def test_unsupported_environment_is_one_clear_line(exchange: str, environment: str) -> None:
-    account = AccountConfig(name="main", exchange=exchange, environment=environment)  # type: ignore[arg-type]
+    account = AccountConfig.model_validate({"name": "main", "exchange": exchange, "environment": environment})
     with pytest.raises(ExchangeSetupError) as info:
         make_client(account, None)
     message = str(info.value)

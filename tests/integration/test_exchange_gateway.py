@@ -12,6 +12,7 @@ from guardbot.config import AccountConfig, Credentials
 from guardbot.domain import PositionMode
 from guardbot.exchange import ActionResult, OrderGateway, RetryPolicy, TiersCache, read_snapshot
 from guardbot.exchange.client import make_client
+from guardbot.exchange.session import AccountSession
 from guardbot.sim import SimAccount, SimAlgoOrder, SimOrder, SimServer
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
@@ -273,14 +274,21 @@ async def test_ambiguous_timeout_on_a_reduction_reduces_once(
     assert posted(sim) == [("POST", "/fapi/v1/order")]
 
 
-async def test_dropped_request_that_never_arrived_is_sent_again_once(
-    sim: SimServer, sim_account: SimAccount, gw: OrderGateway, long_btc: float
+@pytest.mark.parametrize("kind", ["drop", "timeout"])
+async def test_request_that_never_arrived_is_looked_up_then_sent_again_once(
+    sim: SimServer,
+    sim_account: SimAccount,
+    client: ccxt.Exchange,
+    gw: OrderGateway,
+    long_btc: float,
+    kind: str,
 ) -> None:
-    sim.inject_fault("drop", path="/fapi/v1/order")
+    client.timeout = 300
+    sim.inject_fault(kind, path="/fapi/v1/order")
     result = await gw.reduce(BTC, "long", 0.2, rule="margin_reduce", episode=1)
     assert result.status == "confirmed" and result.attempts == 2
     assert btc_qty(sim, sim_account) == pytest.approx(0.3)
-    # POST (dropped) -> GET lookup (no such order) -> POST.
+    # POST (lost) -> GET lookup by client id (no such order) -> POST.
     assert [r.method for r in sim.requests_to("/fapi/v1/order")] == ["POST", "GET", "POST"]
 
 
@@ -408,3 +416,20 @@ async def test_journal_hook_sees_pending_before_the_request_and_the_outcome_afte
     gw = OrderGateway(client, "main", dry_run=False, journal_hook=hook)
     await gw.place_stop(BTC, "long", 0.5, long_btc * 0.9, rule="auto_stop", episode=1)
     assert seen == [("pending", 0), ("confirmed", 1)]
+
+
+async def test_session_gateway_follows_the_position_mode_of_each_snapshot(sim: SimServer) -> None:
+    acct = sim.engine.create_account(wallet=20_000.0, position_mode="hedge")
+    sim.engine.open_position(acct.api_key, "BTCUSDT", "short", 0.1, leverage=10)
+    account = AccountConfig(name="h", exchange="binanceusdm", base_url=sim.base_url, dry_run=False)
+    session = AccountSession(account, client_for(sim, acct), TiersCache())
+    try:
+        gw = session.gateway(retry=FAST)
+        before = gw.position_mode  # nothing read yet
+        await session.snapshot()
+        assert (before, gw.position_mode) == (PositionMode.ONE_WAY, PositionMode.HEDGE)
+        cut = await gw.reduce(BTC, "short", 0.04, rule="r", episode=1)
+    finally:
+        await session.close()
+    assert cut.status == "confirmed"
+    assert btc_qty(sim, acct, "SHORT") == pytest.approx(0.06)

@@ -147,11 +147,15 @@ async def test_one_snapshot_is_five_concurrent_reads_and_tiers_come_from_the_cac
     assert requests(sim) == SNAPSHOT_GETS  # ccxt does not re-request the brackets we seeded
     assert sim.mutating_requests() == []
 
-    now[0] += 86_400.0  # a day later the tiers are refreshed, once
+    now[0] += 86_399.0
     sim.clear_log()
     await read_snapshot(client, "main", tiers_cache=cache)
-    assert requests(sim)[("GET", "/fapi/v1/leverageBracket")] == 1
-    assert requests(sim)[("GET", "/fapi/v1/exchangeInfo")] == 0
+    assert requests(sim) == SNAPSHOT_GETS
+
+    now[0] += 1.0  # a day after the first read, markets and tiers are refreshed, once
+    sim.clear_log()
+    await read_snapshot(client, "main", tiers_cache=cache)
+    assert requests(sim) == first
 
 
 async def test_a_failed_sub_request_is_an_error_never_a_partial_snapshot(

@@ -72,3 +72,13 @@ def test_hyperliquid_gets_a_128_bit_hex_cloid() -> None:
 @pytest.mark.parametrize("cid", [None, "", "x-cvBPrNm9abc", "web_abc123", "gb-bad id with spaces"])
 def test_foreign_ids_are_not_ours(cid: str | None) -> None:
     assert not is_ours(cid)
+
+
+def test_hyperliquid_ids_are_recognised_as_ours() -> None:
+    """The guard cancels only guardbot's own entry orders when HALTED: it must recognise the
+    128-bit hex cloid form used on Hyperliquid too, and never a trader's random cloid."""
+    from guardbot.domain import is_guardbot_client_id
+
+    cid = client_order_id("main", "trade", "BTC/USDC:USDC", 1, exchange="hyperliquid")
+    assert is_valid(cid, "hyperliquid") and is_ours(cid) and is_guardbot_client_id(cid)
+    assert not is_guardbot_client_id("0x" + "ab" * 16)
