@@ -19,7 +19,6 @@ import inspect
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Literal, TypeVar
 
 import ccxt.async_support as ccxt
@@ -28,6 +27,7 @@ from guardbot.domain import Order, PositionMode, Side
 from guardbot.exchange.convert import num
 from guardbot.exchange.errors import ErrorClass, classify, describe, is_ambiguous
 from guardbot.exchange.ids import client_order_id
+from guardbot.risk.precision import round_down
 
 Status = Literal["pending", "sent", "confirmed", "failed", "rejected", "dry_run"]
 Kind = Literal["stop", "reduce", "entry", "cancel", "cancel_all", "set_leverage"]
@@ -93,13 +93,6 @@ def _summary(reply: Mapping[str, Any] | None) -> str:
     return " ".join(parts)[:200]
 
 
-def _floor_to_step(amount: float, step: float) -> float:
-    if step <= 0:
-        return amount
-    s = Decimal(str(step))
-    return float((Decimal(str(amount)) / s).to_integral_value(rounding=ROUND_FLOOR) * s)
-
-
 class OrderGateway:
     """Places, reduces and cancels orders for one account. Create one per account and client."""
 
@@ -139,7 +132,7 @@ class OrderGateway:
         step = num((market.get("precision") or {}).get("amount")) or 0.0
         if self.client.precisionMode == ccxt.DECIMAL_PLACES:
             step = 10.0 ** (-step)
-        floored = _floor_to_step(amount, step)
+        floored = round_down(amount, step)
         if floored <= 0:
             return 0.0
         # ccxt's own formatting truncates too; it can only make the number shorter.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
+
+_NOISE = Decimal("1e-9")
 
 
 def _decimals(step: float) -> int:
@@ -12,11 +14,14 @@ def _decimals(step: float) -> int:
 
 
 def round_down(quantity: float, step: float) -> float:
-    """Largest multiple of `step` that is <= quantity (tolerating float noise like 0.3/0.1)."""
+    """Largest multiple of `step` that is <= quantity, in decimal arithmetic (0.3 with step 0.1 stays
+    0.3). A billionth of a step of tolerance absorbs float noise from arithmetic (0.05 - 0.012 is
+    0.037999999999999995): far below any exchange's precision, so it never rounds up in practice."""
     if step <= 0:
         return quantity
-    units = math.floor(quantity / step + 1e-9)
-    return round(max(0, units) * step, _decimals(step))
+    s = Decimal(repr(step))
+    units = (Decimal(repr(quantity)) / s + _NOISE).to_integral_value(rounding=ROUND_FLOOR)
+    return float(max(Decimal(0), units * s))
 
 
 def round_price(price: float, tick: float, *, up: bool = False) -> float:
