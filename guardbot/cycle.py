@@ -140,6 +140,7 @@ class AccountGuard:
         self.correlations: Mapping[tuple[str, str], float] | None = None
         self._decision_id: int | None = None
         self._recent: dict[str, tuple[str, int]] = {}
+        self._open_ids: dict[str, str] = {}  # journal ids of sent actions that have no client id
         gateway.journal_hook = self._journal_action
 
     @property
@@ -301,17 +302,33 @@ class AccountGuard:
             out.append(await gw.reduce(d.symbol, d.side, d.quantity, rule=d.rule, episode=d.episode))
         return out
 
+    def _action_id(self, r: ActionResult, ts: int) -> str:
+        """The journal id of an action; the pending row and its outcome must get the same one."""
+        if r.kind == "cancel":
+            # Keyed by the order it cancels, in its own namespace: cancelling our own stop under the
+            # stop's client id would land on the stop's journal row (a kind conflict).
+            return f"cancel:{r.exchange_order_id or r.client_order_id or r.symbol}"
+        if r.client_order_id:
+            return r.client_order_id
+        key = f"{r.kind}:{r.symbol}"  # cancel_all, set_leverage: no order id of their own
+        if r.status == "pending":
+            self._open_ids[key] = f"{key}:{r.episode or ts}"
+            return self._open_ids[key]
+        return self._open_ids.pop(key, None) or f"{key}:{r.episode or ts}"
+
     async def _journal_action(self, r: ActionResult) -> None:
         ts = self.clock()
-        cid = r.client_order_id or f"{r.kind}:{r.exchange_order_id or r.symbol}:{r.episode or ts}"
-        if r.status in ("pending", "dry_run"):
+        cid = self._action_id(r, ts)
+        opening = r.status in ("pending", "dry_run")
+        # An order refused before anything was sent (below the minimum, ...) has no pending row yet.
+        if opening or await self.journal.action_by_client_id(cid) is None:
             await self.journal.add_pending_action(
                 self.name,
                 ts,
                 rule=r.rule or "manual",
                 kind=_ACTION_KIND.get(r.kind, "cancel"),
                 client_order_id=cid,
-                dry_run=r.status == "dry_run",
+                dry_run=r.status == "dry_run" or (not opening and self.gateway.dry_run),
                 symbol=r.symbol,
                 side=r.side,
                 quantity=r.amount,
@@ -319,6 +336,7 @@ class AccountGuard:
                 trigger_price=r.trigger_price,
                 decision_id=self._decision_id,
             )
+        if opening:
             return
         await self.journal.update_action(
             cid,

@@ -1,0 +1,1 @@
+"""End-to-end tests (a package, so test modules can import the rig from .conftest)."""

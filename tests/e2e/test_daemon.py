@@ -1,0 +1,180 @@
+"""`guardbot run` for real: the Daemon from a TOML config, APScheduler, the ccxt clients over HTTP
+to emulators on 127.0.0.1, and the SQLite journal it writes, read back while it runs.
+
+These are the only tests here that wait on the wall clock (the scheduler's interval is 0.2 s); the
+waits are bounded and assert nothing about speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+
+from guardbot.config import load_settings
+from guardbot.daemon import Daemon
+from guardbot.sim import SimAccount, SimExchange, SimServer
+from guardbot.store import JournalReader
+
+from .conftest import START_MS, RecordingNotifier
+
+ALGO = "/fapi/v1/algoOrder"
+WAIT_S = 30.0  # upper bound of every wait below; a healthy run needs a small fraction of it
+
+
+def _account_toml(name: str, base_url: str, *, live: bool) -> str:
+    prefix = name.upper()
+    return f"""
+[[accounts]]
+name = "{name}"
+exchange = "binanceusdm"
+base_url = "{base_url}"
+dry_run = {"false" if live else "true"}
+api_key_env = "{prefix}_API_KEY"
+api_secret_env = "{prefix}_API_SECRET"
+"""
+
+
+def _write_config(tmp_path: Path, accounts: Mapping[str, tuple[str, bool]]) -> Path:
+    text = "".join(_account_toml(name, url, live=live) for name, (url, live) in accounts.items())
+    text += f"""
+[guard]
+new_position_grace_s = 0
+
+[storage]
+path = "{tmp_path / "journal.sqlite"}"
+
+[schedule]
+interval_s = 0.2
+"""
+    path = tmp_path / "guardbot.toml"
+    path.write_text(text)
+    return path
+
+
+def _credentials(**accounts: SimAccount) -> dict[str, str]:
+    env = {}
+    for name, acct in accounts.items():
+        env[f"{name.upper()}_API_KEY"] = acct.api_key
+        env[f"{name.upper()}_API_SECRET"] = acct.secret
+    return env
+
+
+def _snapshots(db: Path, account: str) -> int:
+    if not db.exists():
+        return 0
+    with JournalReader(db) as r:
+        return len(r.equity_series(account, 0))
+
+
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_S
+    while not condition():
+        assert loop.time() < deadline, f"gave up waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def _bounded(awaitable: Awaitable[int], what: str) -> int:
+    try:
+        return await asyncio.wait_for(awaitable, WAIT_S)
+    except TimeoutError:
+        raise AssertionError(f"{what} did not finish within {WAIT_S:.0f}s") from None
+
+
+async def test_the_daemon_guards_until_stopped_and_a_hung_exchange_does_not_hold_up_another(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    alpha = sim.engine.create_account(10_000)
+    sim.engine.open_position(alpha.api_key, "BTCUSDT", "long", 0.1, leverage=10)  # no stop yet
+    # beta lives on another exchange that accepts connections and never answers
+    hung = SimServer(SimExchange(seed=2, start_ms=START_MS), fault_delay_s=WAIT_S)
+    await hung.start()
+    beta = hung.engine.create_account(10_000)
+    hung.inject_fault("timeout", count=100_000)
+    try:
+        config = _write_config(tmp_path, {"alpha": (sim.base_url, True), "beta": (hung.base_url, False)})
+        settings = load_settings(config, environ=_credentials(alpha=alpha, beta=beta))
+        notifier = RecordingNotifier()
+        daemon = Daemon(settings, notifier)
+        run = asyncio.create_task(daemon.run())
+        db = tmp_path / "journal.sqlite"
+
+        await _until(lambda: _snapshots(db, "alpha") >= 5, "five cycles of alpha")
+        # beta's first cycle is still waiting on its exchange, and alpha went on regardless
+        assert _snapshots(db, "beta") == 0
+        assert daemon.guard("beta").lock.locked() and daemon.guard("beta").last is None
+        assert not run.done()
+
+        await hung.stop()  # beta's exchange goes away: its cycle fails and lets go
+        daemon.stop_event.set()
+        assert await _bounded(run, "the daemon's shutdown") == 0
+    finally:
+        await hung.stop()
+
+    with JournalReader(db) as r:
+        latest = {s.account: s for s in r.latest_snapshots()}
+        assert set(latest) == {"alpha"} and latest["alpha"].positions_count == 1
+        assert r.pending_actions() == []
+        [stop] = r.actions_for("alpha", 0)
+    assert stop.kind.value == "stop" and stop.status.value == "confirmed"
+    # many cycles, one stop: every later cycle found it in place
+    assert len(sim.requests_to(ALGO, "POST")) == 1 and len(alpha.open_algo_orders()) == 1
+    assert any("guardbot started: 2 account(s)" in a.text for a in notifier.alerts)
+
+
+async def test_guardbot_run_logs_json_lines_and_exits_0_on_sigterm(sim: SimServer, tmp_path: Path) -> None:
+    alpha = sim.engine.create_account(10_000)
+    sim.engine.open_position(alpha.api_key, "ETHUSDT", "short", 2, leverage=10)
+    config = _write_config(tmp_path, {"alpha": (sim.base_url, False)})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDBOT_")}
+    env.update(_credentials(alpha=alpha))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "guardbot.cli",
+        "run",
+        "--config",
+        str(config),
+        "--log-format",
+        "json",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+
+    async def read_until_a_cycle() -> int:
+        while True:
+            raw = await proc.stderr.readline()  # type: ignore[union-attr]
+            if not raw:
+                return -1
+            lines.append(raw.decode())
+            if '"msg": "alpha: equity' in lines[-1]:
+                return 0
+
+    try:
+        assert await _bounded(read_until_a_cycle(), "the first cycle's log line") == 0, "".join(lines)
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), WAIT_S)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    lines += err.decode().splitlines(keepends=True)
+
+    records = [json.loads(line) for line in lines if line.strip()]  # every line is one JSON object
+    assert all(set(rec) == {"ts", "level", "logger", "msg"} for rec in records)
+    assert all(rec["ts"].endswith("+00:00") for rec in records)
+    [cycle, *_] = [rec for rec in records if rec["msg"].startswith("alpha: equity")]
+    assert cycle["logger"] == "guardbot.daemon" and cycle["level"] == "info"
+    assert "margin ratio" in cycle["msg"] and "state ACTIVE" in cycle["msg"]
+    assert any(rec["msg"] == "stopped" for rec in records)
+    assert out == b""
