@@ -155,6 +155,10 @@ class Daemon:
         async with AsyncExitStack() as stack:
             journal = self.journal = await Journal.open(s.storage.path)
             stack.push_async_callback(journal.close)
+            if s.telegram.enabled:  # alerts and commands on Telegram, in this loop, until shutdown
+                from guardbot.notify.telegram import telegram_bot
+
+                self.notifier = await stack.enter_async_context(telegram_bot(self))
             for account in s.accounts:
                 session = await stack.enter_async_context(open_account(account.name, s))
                 self.sessions[account.name] = session
