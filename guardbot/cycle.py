@@ -215,7 +215,7 @@ class AccountGuard:
             await self.journal.record_event(self.name, ts, kind="snapshot_failed", text=error[:500])
             outcome = CycleOutcome(self.name, ts, False, self.state, decisions=decisions, error=error)
             await self._apply(decisions, None, ts, outcome)
-            await self._save_state(ts)
+            await self.save_state(ts)
             self.last = outcome
             return outcome
 
@@ -238,7 +238,7 @@ class AccountGuard:
         )
         outcome = CycleOutcome(self.name, ts, True, self.state, figures, snapshot, decisions)
         await self._apply(decisions, snapshot, ts, outcome)
-        await self._save_state(ts)
+        await self.save_state(ts)
         self.last = outcome
         return outcome
 
@@ -360,7 +360,7 @@ class AccountGuard:
         delivered = await self.notifier.send(alert)
         await self.journal.update_alert_delivery(alert_id, delivered)
 
-    async def _save_state(self, ts: int) -> None:
+    async def save_state(self, ts: int) -> None:
         s = self.state
         await self.journal.save_guard_state(
             GuardStateRow(

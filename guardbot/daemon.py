@@ -216,7 +216,12 @@ class Daemon:
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(sig, self.stop_event.set)
             await self._tell_all(f"guardbot started: {len(self.guards)} account(s)")
-            await self.stop_event.wait()
+            try:
+                await self.stop_event.wait()
+            finally:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    with contextlib.suppress(NotImplementedError, RuntimeError):
+                        loop.remove_signal_handler(sig)
             await self._shutdown()
         return 0
 

@@ -152,7 +152,7 @@ def entry_allowed(state: GuardState) -> tuple[bool, str]:
     if state.blind:
         return False, "guardbot cannot see the account (snapshots failing): new entries refused"
     if state.paused:
-        return False, "entries are paused by the user (/unpause to allow them again)"
+        return False, "entries are paused by the user (/resume to allow them again)"
     return True, "ACTIVE"
 
 

@@ -833,4 +833,4 @@ class CommandCenter:
     @staticmethod
     async def _save(guard: AccountGuard) -> None:
         # The cycle saves the state every cycle; save now too so a restart cannot lose the change.
-        await guard._save_state(int(guard.clock()))
+        await guard.save_state(int(guard.clock()))
