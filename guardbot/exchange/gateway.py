@@ -166,6 +166,27 @@ class OrderGateway:
             return params
         return {"reduceOnly": True} if reduce_only else {}
 
+    def _reducing(
+        self, kind: str, symbol: str, pside: Side, rule: str, episode: int | str, tag: str
+    ) -> ActionResult:
+        """The pending result of an order that reduces a position: the closing side, reduce-only,
+        our client order id for (account, rule, symbol, episode)."""
+        return ActionResult(
+            kind=kind,
+            account=self.account,
+            symbol=symbol,
+            side="sell" if pside is Side.LONG else "buy",
+            amount=None,
+            price=None,
+            trigger_price=None,
+            client_order_id=self.client_id(rule, symbol, episode, tag),
+            status="pending",
+            rule=rule,
+            episode=str(episode),
+            position_side=pside.value,
+            reduce_only=True,
+        )
+
     async def _journal(self, result: ActionResult) -> None:
         if self.journal_hook is None:
             return
@@ -325,23 +346,8 @@ class OrderGateway:
         A long's stop is a sell below mark; a short's a buy above mark.
         """
         pside = Side(position_side)
-        side = "sell" if pside is Side.LONG else "buy"
-        cid = self.client_id(rule, symbol, episode, tag)
-        base = ActionResult(
-            kind="stop",
-            account=self.account,
-            symbol=symbol,
-            side=side,
-            amount=None,
-            price=None,
-            trigger_price=None,
-            client_order_id=cid,
-            status="pending",
-            rule=rule,
-            episode=str(episode),
-            position_side=pside.value,
-            reduce_only=True,
-        )
+        base = self._reducing("stop", symbol, pside, rule, episode, tag)
+        side, cid = base.side or "", base.client_order_id or ""
         try:
             await self.client.load_markets()
             trigger = self.round_price(symbol, trigger_price)
@@ -418,23 +424,8 @@ class OrderGateway:
         Below the market's minimum amount the result is `rejected` and nothing is sent.
         """
         pside = Side(position_side)
-        side = "sell" if pside is Side.LONG else "buy"
-        cid = self.client_id(rule, symbol, episode, tag)
-        base = ActionResult(
-            kind="reduce",
-            account=self.account,
-            symbol=symbol,
-            side=side,
-            amount=None,
-            price=None,
-            trigger_price=None,
-            client_order_id=cid,
-            status="pending",
-            rule=rule,
-            episode=str(episode),
-            position_side=pside.value,
-            reduce_only=True,
-        )
+        base = self._reducing("reduce", symbol, pside, rule, episode, tag)
+        side, cid = base.side or "", base.client_order_id or ""
         try:
             await self.client.load_markets()
             # Reduce-only orders are exempt from the minimum notional on Binance: only the lot
