@@ -30,6 +30,7 @@ from guardbot.guard.decisions import (
     short,
 )
 from guardbot.guard.planner import equity_of, smallest_cut
+from guardbot.risk.exposure import in_sector
 
 Metric = Callable[[AccountSnapshot], float]
 
@@ -89,14 +90,9 @@ def cluster_pct(signs: Mapping[str, int]) -> Metric:
     )
 
 
-def _in_sector(symbol: str, names: set[str]) -> bool:
-    # users write base assets ("SOL") or full symbols; snapshots carry full symbols
-    return symbol in names or symbol.split("/", 1)[0] in names
-
-
 def sector_pct(names: set[str]) -> Metric:
     return lambda s: _pct_of_equity(
-        math.fsum(p.notional for p in s.positions if _in_sector(p.symbol, names)), s
+        math.fsum(p.notional for p in s.positions if in_sector(p.symbol, names)), s
     )
 
 
@@ -206,9 +202,7 @@ def _check_sector(w: Work, sector: str, cap: float) -> None:
     reason = f"sector {sector} gross {value:.0f}% of equity > cap {cap:g}%"
     since = w.raise_condition(Condition(key, RULE_SECTOR_CAP, "reduce", "warning", reason))
     w.reducing.append(reason)
-    _enforce(
-        w, RULE_SECTOR_CAP, metric, cap, _largest(lambda p: _in_sector(p.symbol, members)), reason, since
-    )
+    _enforce(w, RULE_SECTOR_CAP, metric, cap, _largest(lambda p: in_sector(p.symbol, members)), reason, since)
 
 
 def _check_net_beta(w: Work, betas: Mapping[str, float]) -> None:
