@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from guardbot.domain import AccountSnapshot, Side
+from guardbot.domain import AccountSnapshot, Side, base_asset
 from guardbot.render import (
     account_json,
     account_table,
@@ -63,7 +63,7 @@ def resolve_symbol(snapshot: AccountSnapshot, text: str) -> str:
     known = list(dict.fromkeys([*snapshot.tiers, *snapshot.mark_prices, *snapshot.symbols()]))
     if text in known:
         return text
-    matches = [s for s in known if s.split("/", 1)[0].upper() == text.upper()]
+    matches = [s for s in known if base_asset(s).upper() == text.upper()]
     if len(matches) == 1:
         return matches[0]
     from guardbot.cli import UserError

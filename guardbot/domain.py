@@ -54,6 +54,11 @@ CLIENT_ID_PREFIX = "gb-"
 HEX_CLIENT_ID_PREFIX = "0x6762"
 
 
+def base_asset(symbol: str) -> str:
+    """'BTC/USDT:USDT' -> 'BTC': how people name a market in tables, messages and sector maps."""
+    return symbol.split("/", 1)[0]
+
+
 def is_guardbot_client_id(client_id: str | None) -> bool:
     if not client_id:
         return False

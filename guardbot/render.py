@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from guardbot.domain import base_asset
 from guardbot.risk.account import AccountFigures
 from guardbot.risk.correlation import CorrelationReport
 from guardbot.risk.exposure import ExposureReport
@@ -279,9 +280,7 @@ def _liquidated(r: StressResult) -> str:
     return f"[bold red]{'ACCOUNT' if r.liquidated else 'yes'}[/] ({names})"
 
 
-def short(symbol: str) -> str:
-    """'BTC/USDT:USDT' -> 'BTC' for compact tables."""
-    return symbol.split("/", 1)[0]
+short = base_asset
 
 
 def demo_table(result: DemoResult) -> Table:

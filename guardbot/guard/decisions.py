@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from guardbot.domain import Side
+from guardbot.domain import Side, base_asset
 
 DecisionKind = Literal[
     "alert", "place_stop", "replace_stop", "cancel_order", "reduce", "close", "halt", "resume", "set_state"
@@ -83,9 +83,7 @@ class Decision:
         }
 
 
-def short(symbol: str) -> str:
-    """'BTC/USDT:USDT' -> 'BTC' for human sentences."""
-    return symbol.split("/", 1)[0]
+short = base_asset
 
 
 def pct(x: float, digits: int = 1) -> str:

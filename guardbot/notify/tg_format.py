@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from guardbot.cycle import describe_action
-from guardbot.domain import AccountSnapshot
+from guardbot.domain import AccountSnapshot, base_asset
 from guardbot.exchange.gateway import ActionResult
 from guardbot.guard.state import GuardState
 from guardbot.notify.base import Alert
@@ -31,9 +31,7 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
-def short(symbol: str) -> str:
-    """'BTC/USDT:USDT' -> 'BTC'."""
-    return symbol.split("/", 1)[0]
+short = base_asset
 
 
 def money(x: float | None) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from guardbot.domain import AccountSnapshot
+from guardbot.domain import AccountSnapshot, base_asset
 from guardbot.risk.correlation import CorrelationReport
 
 VAR_CONFIDENCES = (0.95, 0.99)
@@ -127,7 +127,7 @@ class ExposureReport:
 
 def in_sector(symbol: str, names: Collection[str]) -> bool:
     # "SOL" in a sector map matches "SOL/USDT:USDT": users write base assets, snapshots carry symbols.
-    return symbol in names or symbol.split("/", 1)[0] in names
+    return symbol in names or base_asset(symbol) in names
 
 
 def exposure_report(

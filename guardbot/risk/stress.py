@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from guardbot.domain import AccountSnapshot, MarginMode, Position, Tier
+from guardbot.domain import AccountSnapshot, MarginMode, Position, Tier, base_asset
 from guardbot.risk.account import AccountFigures, measure_account
 from guardbot.risk.margin import MarginModel, MissingTiersError, model_for
 
@@ -44,9 +44,7 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def short_name(symbol: str) -> str:
-    """'BTC/USDT:USDT' -> 'BTC' for human sentences."""
-    return symbol.split("/", 1)[0]
+short_name = base_asset
 
 
 @dataclass(frozen=True, slots=True)
