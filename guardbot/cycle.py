@@ -17,9 +17,10 @@ from typing import Any
 
 import ccxt.async_support as ccxt
 
-from guardbot.domain import AccountSnapshot, Order, Side
+from guardbot.domain import AccountSnapshot, Side
 from guardbot.exchange.errors import SnapshotError
 from guardbot.exchange.gateway import ActionResult, OrderGateway
+from guardbot.execution import DecisionExecutor, describe_action
 from guardbot.guard import Decision, GuardLimits, GuardState, evaluate, evaluate_blind
 from guardbot.guard.state import initial_state
 from guardbot.notify.base import Alert, Notifier
@@ -33,14 +34,6 @@ log = logging.getLogger("guardbot.cycle")
 # Same alert text for the same key is not repeated within this window (a rule that keeps failing
 # to place an order must not send one message per cycle).
 REPEAT_WINDOW_MS = 15 * 60 * 1000
-_ACTION_KIND = {
-    "stop": "stop",
-    "reduce": "reduce",
-    "entry": "entry",
-    "cancel": "cancel",
-    "cancel_all": "cancel",
-    "set_leverage": "set_leverage",
-}
 
 
 def now_ms() -> int:
@@ -138,10 +131,8 @@ class AccountGuard:
         self.last: CycleOutcome | None = None
         self.betas: Mapping[str, float] | None = None
         self.correlations: Mapping[tuple[str, str], float] | None = None
-        self._decision_id: int | None = None
         self._recent: dict[str, tuple[str, int]] = {}
-        self._open_ids: dict[str, str] = {}  # journal ids of sent actions that have no client id
-        gateway.journal_hook = self._journal_action
+        self.executor = DecisionExecutor(name, gateway, journal, clock)
 
     @property
     def dry_run(self) -> bool:
@@ -246,7 +237,7 @@ class AccountGuard:
         self, decisions: list[Decision], snapshot: AccountSnapshot | None, ts: int, outcome: CycleOutcome
     ) -> None:
         for d in decisions:
-            self._decision_id = await self.journal.record_decision(
+            self.executor.decision_id = await self.journal.record_decision(
                 self.name, ts, rule=d.rule, kind=d.kind, reason=d.reason, symbol=d.symbol, details=d.to_dict()
             )
             if d.kind == "set_state":
@@ -259,92 +250,11 @@ class AccountGuard:
                 )
             results: list[ActionResult] = []
             if d.is_order and snapshot is not None:
-                results = await self._execute(d, snapshot)
+                results = await self.executor.execute(d, snapshot)
                 outcome.actions.extend(results)
-            self._decision_id = None
+            self.executor.decision_id = None
             if d.kind in ("alert", "halt", "resume", "set_state") or results or d.level != "info":
                 await self._tell(d, results, ts)
-
-    async def _execute(self, d: Decision, snapshot: AccountSnapshot) -> list[ActionResult]:
-        assert d.symbol is not None
-        gw = self.gateway
-        out: list[ActionResult] = []
-        if d.kind in ("cancel_order", "replace_stop") and d.order_id:
-            order = next((o for o in snapshot.open_orders if o.id == d.order_id), None)
-            if order is None:
-                order = Order(
-                    d.symbol,
-                    d.order_side or "sell",
-                    "stop_market",
-                    None,
-                    id=d.order_id,
-                    client_order_id=d.client_order_id,
-                    trigger_price=d.trigger_price,
-                )
-            out.append(await gw.cancel(order, rule=d.rule))
-            if d.kind == "cancel_order" or not out[-1].ok:
-                return out
-        if d.side is None:
-            return out
-        if d.kind in ("place_stop", "replace_stop") and d.trigger_price is not None:
-            out.append(
-                await gw.place_stop(
-                    d.symbol,
-                    d.side,
-                    d.quantity,
-                    d.trigger_price,
-                    rule=d.rule,
-                    episode=d.episode,
-                    mark_price=snapshot.mark(d.symbol),
-                )
-            )
-        elif d.kind in ("reduce", "close") and d.quantity:
-            out.append(await gw.reduce(d.symbol, d.side, d.quantity, rule=d.rule, episode=d.episode))
-        return out
-
-    def _action_id(self, r: ActionResult, ts: int) -> str:
-        """The journal id of an action; the pending row and its outcome must get the same one."""
-        if r.kind == "cancel":
-            # Keyed by the order it cancels, in its own namespace: cancelling our own stop under the
-            # stop's client id would land on the stop's journal row (a kind conflict).
-            return f"cancel:{r.exchange_order_id or r.client_order_id or r.symbol}"
-        if r.client_order_id:
-            return r.client_order_id
-        key = f"{r.kind}:{r.symbol}"  # cancel_all, set_leverage: no order id of their own
-        if r.status == "pending":
-            self._open_ids[key] = f"{key}:{r.episode or ts}"
-            return self._open_ids[key]
-        return self._open_ids.pop(key, None) or f"{key}:{r.episode or ts}"
-
-    async def _journal_action(self, r: ActionResult) -> None:
-        ts = self.clock()
-        cid = self._action_id(r, ts)
-        opening = r.status in ("pending", "dry_run")
-        # An order refused before anything was sent (below the minimum, ...) has no pending row yet.
-        if opening or await self.journal.action_by_client_id(cid) is None:
-            await self.journal.add_pending_action(
-                self.name,
-                ts,
-                rule=r.rule or "manual",
-                kind=_ACTION_KIND.get(r.kind, "cancel"),
-                client_order_id=cid,
-                dry_run=r.status == "dry_run" or (not opening and self.gateway.dry_run),
-                symbol=r.symbol,
-                side=r.side,
-                quantity=r.amount,
-                price=r.price,
-                trigger_price=r.trigger_price,
-                decision_id=self._decision_id,
-            )
-        if opening:
-            return
-        await self.journal.update_action(
-            cid,
-            r.status,
-            exchange_order_id=r.exchange_order_id,
-            reply=(r.reason or r.raw)[:500] or None,
-            ts=ts,
-        )
 
     async def _tell(self, d: Decision, results: list[ActionResult], ts: int) -> None:
         text = d.reason
@@ -376,26 +286,3 @@ class AccountGuard:
                 extra=s.to_dict(),
             )
         )
-
-
-def describe_action(r: ActionResult) -> str:
-    what = {
-        "stop": "stop",
-        "reduce": "reduce-only market",
-        "cancel": "cancel",
-        "cancel_all": "cancel all",
-        "entry": "entry",
-        "set_leverage": "leverage",
-    }.get(r.kind, r.kind)
-    qty = "whole position" if r.amount is None and r.kind == "stop" else (f"{r.amount:g}" if r.amount else "")
-    at = f" @ {r.trigger_price:g}" if r.trigger_price else ""
-    status = {
-        "dry_run": "DRY-RUN, not sent",
-        "sent": "sent",
-        "confirmed": "done",
-        "rejected": "REJECTED",
-        "failed": "FAILED",
-        "pending": "pending",
-    }[r.status]
-    why = f": {r.reason}" if r.reason and r.status in ("rejected", "failed") else ""
-    return f"{what} {r.side or ''} {qty} {r.symbol}{at} [{status}{why}]".replace("  ", " ")

@@ -29,7 +29,7 @@ from guardbot.exchange.errors import ErrorClass, classify, describe, is_ambiguou
 from guardbot.exchange.ids import client_order_id
 from guardbot.risk.precision import round_down
 
-Status = Literal["pending", "sent", "confirmed", "failed", "rejected", "dry_run"]
+Status = Literal["pending", "sent", "unknown", "confirmed", "failed", "rejected", "dry_run"]
 Kind = Literal["stop", "reduce", "entry", "cancel", "cancel_all", "set_leverage"]
 JournalHook = Callable[["ActionResult"], Awaitable[None] | None]
 _T = TypeVar("_T")
@@ -60,6 +60,7 @@ class ActionResult:
     position_side: str | None = None
     reduce_only: bool = False
     attempts: int = 0
+    order_state: str | None = None  # the exchange's word on the order: open, filled, canceled, ...
 
     @property
     def ok(self) -> bool:
@@ -230,9 +231,11 @@ class OrderGateway:
                     if attempt < self.retry.attempts:
                         await self._sleep(self.retry.delay(attempt - 1, self._rng))
                     continue
-                if found is not None:
+                if _placed(found):
+                    assert found is not None
                     return await self._finish(self._accepted(base, found, attempt, "found after retry"))
-                must_look = False  # definitely not there: safe to send again
+                # not there, or there but cancelled/expired/rejected unfilled: safe to send again
+                must_look = False
             try:
                 reply = await send()
                 return await self._finish(self._accepted(base, reply, attempt))
@@ -241,7 +244,8 @@ class OrderGateway:
                 if classify(exc) is ErrorClass.FINAL:
                     if lookup is not None and _is_duplicate_id(exc):
                         found = await _quiet(lookup)
-                        if found is not None:
+                        if _placed(found):
+                            assert found is not None
                             return await self._finish(self._accepted(base, found, attempt, "already placed"))
                     return await self._finish(
                         replace(base, status="rejected", reason=last_error, attempts=attempt)
@@ -270,6 +274,7 @@ class OrderGateway:
             reason=note or (f"exchange status {status}" if status else ""),
             raw=_summary(reply),
             attempts=attempt,
+            order_state=order_state_of(reply),
         )
 
     async def _call(
@@ -596,6 +601,35 @@ class OrderGateway:
         if isinstance(reply, Mapping):
             result = replace(result, raw=" ".join(f"{k}={v}" for k, v in reply.items() if k != "info")[:200])
         return await self._finish(result)
+
+
+_DEAD = ("canceled", "cancelled", "expired", "rejected")
+# ccxt's unified order status -> the journal's order_state
+_ORDER_STATES = {
+    "open": "open",
+    "closed": "filled",
+    "canceled": "canceled",
+    "cancelled": "canceled",
+    "expired": "expired",
+    "rejected": "rejected",
+}
+
+
+def order_state_of(order: Mapping[str, Any] | None) -> str | None:
+    """What became of an order, from ccxt's unified status ("closed" means filled)."""
+    if not order:
+        return None
+    return _ORDER_STATES.get(str(order.get("status") or "").lower())
+
+
+def _placed(found: Mapping[str, Any] | None) -> bool:
+    """Does a look-up by client id show our order as placed? A live or filled order does; one that
+    was cancelled, expired or rejected without a fill does not (whoever cancelled it, it protects
+    nothing now), so the action is still to be done."""
+    if found is None:
+        return False
+    status = str(found.get("status") or "").lower()
+    return status not in _DEAD or (num(found.get("filled")) or 0.0) > 0
 
 
 def _is_duplicate_id(exc: BaseException) -> bool:

@@ -12,9 +12,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from guardbot.cycle import describe_action
 from guardbot.domain import AccountSnapshot, base_asset
 from guardbot.exchange.gateway import ActionResult
+from guardbot.execution import describe_action
 from guardbot.guard.state import GuardState
 from guardbot.notify.base import Alert
 from guardbot.risk.account import AccountFigures

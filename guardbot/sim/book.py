@@ -125,6 +125,21 @@ class SimTrade:
 
 
 @dataclass(frozen=True, slots=True)
+class SimIncome:
+    """One row of the account's income history (Binance `GET /fapi/v1/income`): everything that
+    moved the wallet — realized PnL, commissions, funding, and transfers in and out."""
+
+    tran_id: int
+    time_ms: int
+    income_type: str  # TRANSFER | REALIZED_PNL | COMMISSION | FUNDING_FEE | INSURANCE_CLEAR | ...
+    amount: float  # signed: negative leaves the wallet
+    symbol: str = ""
+    asset: str = "USDT"
+    trade_id: str = ""
+    info: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class LiquidatedPosition:
     symbol: str
     side: Side
@@ -177,6 +192,7 @@ class SimAccount:
     orders: dict[int, SimOrder] = field(default_factory=dict)
     algo_orders: dict[int, SimAlgoOrder] = field(default_factory=dict)
     trades: list[SimTrade] = field(default_factory=list)
+    income: list[SimIncome] = field(default_factory=list)
     # (t_ms, equity, cross margin ratio) after every tick: the demo chart's data
     history: list[tuple[int, float, float]] = field(default_factory=list)
     realized_pnl: float = 0.0

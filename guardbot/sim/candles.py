@@ -50,6 +50,10 @@ class CandleStore:
         self._backfilled = False
         self._last: dict[str, float] = {}
 
+    def add_market(self, symbol: str) -> None:
+        """A market listed after start: candles from its first mark on, no backfilled history."""
+        self._candles.setdefault(symbol, {})
+
     def record(self, symbol: str, t_ms: int, price: float, dt_s: float = 0.0) -> None:
         """Fold a mark into the current minute's candle."""
         if symbol not in self._start_marks:

@@ -34,6 +34,7 @@ from guardbot.sim.book import (
     OrderRequest,
     SimAccount,
     SimAlgoOrder,
+    SimIncome,
     SimOrder,
     SimPosition,
     SimTrade,
@@ -142,6 +143,7 @@ class SimExchange:
         self._next_order_id = 4_000_000_001
         self._next_algo_id = 2_000_001
         self._next_trade_id = 700_000_001
+        self._next_tran_id = 9_000_000_001
         self._tiers = {sym: m.tiers for sym, m in self.markets.items()}
 
     # ---- time and prices ----
@@ -207,6 +209,21 @@ class SimExchange:
             steps += 1
         return steps
 
+    def list_market(self, market: SimMarket, price: float | None = None) -> SimMarket:
+        """List a new perpetual now (a new listing after clients loaded their markets)."""
+        if market.id in self.markets:
+            raise ValueError(f"market {market.id} is already listed")
+        mark = market.start_price if price is None else price
+        if not (math.isfinite(mark) and mark > 0):
+            raise ValueError(f"price for {market.id} must be a positive number, got {mark!r}")
+        self.markets[market.id] = market
+        self._tiers[market.id] = market.tiers
+        self.marks[market.id] = round(float(mark), 8)
+        self.candles.add_market(market.id)
+        self.candles.record(market.id, self.now_ms, self.marks[market.id])
+        self.path.add_market(market.id)
+        return market
+
     # ---- accounts ----
 
     def create_account(
@@ -238,10 +255,61 @@ class SimExchange:
         except KeyError:
             raise SimError(-2015) from None
 
-    def deposit(self, api_key: str, amount: float) -> float:
+    def deposit(self, api_key: str, amount: float, *, record: bool = True) -> float:
+        """Move `amount` into the futures wallet (a transfer from spot, as Binance books a deposit
+        to futures). `record=False` leaves no income row: a venue without a transfer feed."""
+        if not (math.isfinite(amount) and amount > 0):
+            raise ValueError(f"deposit: amount must be a positive number, got {amount!r}")
         acct = self.account(api_key)
-        acct.wallet = max(0.0, acct.wallet + amount)
+        acct.wallet += amount
+        if record:
+            self._income(acct, "TRANSFER", amount, info="TRANSFER")
         return acct.wallet
+
+    def withdraw(self, api_key: str, amount: float, *, record: bool = True) -> float:
+        """Move `amount` out of the futures wallet; at most what is free (Binance's maxWithdrawAmount:
+        the cross pool's available margin, never unrealized profit)."""
+        if not (math.isfinite(amount) and amount > 0):
+            raise ValueError(f"withdraw: amount must be a positive number, got {amount!r}")
+        acct = self.account(api_key)
+        equity, _, im = self._cross_pool(acct, acct.positions, acct.wallet)
+        upnl = sum(
+            p.pnl_at(self.marks[p.symbol])
+            for p in acct.positions.values()
+            if p.margin_mode is MarginMode.CROSS
+        )
+        free = max(0.0, min(equity - im, equity - max(0.0, upnl) - im))
+        if amount > free + 1e-9:
+            raise ValueError(f"withdraw: {amount:g} is more than the {free:.2f} that can be withdrawn")
+        acct.wallet -= amount
+        if record:
+            self._income(acct, "TRANSFER", -amount, info="TRANSFER")
+        self._tick()
+        return acct.wallet
+
+    def _income(
+        self,
+        acct: SimAccount,
+        income_type: str,
+        amount: float,
+        symbol: str = "",
+        trade_id: int = 0,
+        info: str = "",
+    ) -> None:
+        if amount == 0:
+            return
+        self._next_tran_id += 1
+        acct.income.append(
+            SimIncome(
+                self._next_tran_id,
+                self.now_ms,
+                income_type,
+                amount,
+                symbol,
+                trade_id=str(trade_id) if trade_id else "",
+                info=info,
+            )
+        )
 
     def leverage_of(self, acct: SimAccount, symbol: str) -> int:
         return acct.leverage.get(symbol, min(self.default_leverage, self.market(symbol).max_leverage))
@@ -453,14 +521,16 @@ class SimExchange:
         return acct.hedge and ((position_side == "LONG") == (side == "SELL"))
 
     def _check_client_id(self, acct: SimAccount, cid: str | None, algo: bool) -> str:
+        """Binance: "newClientOrderId — a unique id among open orders". A filled, cancelled or
+        expired order's id may be used again; only an open order with the same id refuses it."""
         if cid is None:
             return secrets.token_urlsafe(16)
-        used = (
-            {o.client_algo_id for o in acct.algo_orders.values()}
+        live = (
+            {o.client_algo_id for o in acct.open_algo_orders()}
             if algo
-            else {o.client_order_id for o in acct.orders.values()}
+            else {o.client_order_id for o in acct.open_orders()}
         )
-        if cid in used:
+        if cid in live:
             raise SimError(-4116)
         return cid
 
@@ -658,6 +728,8 @@ class SimExchange:
             time_ms=now,
         )
         acct.trades.append(trade)
+        self._income(acct, "REALIZED_PNL", realized, order.symbol, trade.id)
+        self._income(acct, "COMMISSION", -fee, order.symbol, trade.id)
         if old is not None and (new_pos is None or _sign(new_pos.amount) != _sign(old.amount)):
             self._cancel_closing_orders(acct, order.symbol, order.position_side, exclude=order.order_id)
         return trade
@@ -740,7 +812,9 @@ class SimExchange:
     def _find_order(
         self, acct: SimAccount, symbol: str, order_id: int | None, client_id: str | None
     ) -> SimOrder:
-        for o in acct.orders.values():
+        # newest first: a client id can be reused once its order is closed, and a look-up by
+        # client id answers with the latest order that carries it
+        for o in sorted(acct.orders.values(), key=lambda o: -o.order_id):
             if o.symbol == symbol and (
                 (order_id is not None and o.order_id == order_id)
                 or (order_id is None and client_id is not None and o.client_order_id == client_id)
@@ -749,7 +823,7 @@ class SimExchange:
         raise SimError(-2013)
 
     def _find_algo(self, acct: SimAccount, algo_id: int | None, client_id: str | None) -> SimAlgoOrder:
-        for o in acct.algo_orders.values():
+        for o in sorted(acct.algo_orders.values(), key=lambda o: -o.algo_id):
             if (algo_id is not None and o.algo_id == algo_id) or (
                 algo_id is None and client_id is not None and o.client_algo_id == client_id
             ):
@@ -975,6 +1049,8 @@ class SimExchange:
             del acct.positions[key]
             acct.wallet = max(0.0, acct.wallet - iso + remaining)
         acct.realized_pnl += acct.wallet - before
+        # the clearance fee, and a loss beyond the pool that the insurance fund absorbed
+        self._income(acct, "INSURANCE_CLEAR", acct.wallet - before - pnl_total)
         for sym, pside in keys:
             for o in acct.open_orders():
                 if o.symbol == sym:
@@ -1029,6 +1105,7 @@ class SimExchange:
                 now,
             )
         )
+        self._income(acct, "REALIZED_PNL", pnl, p.symbol, self._next_trade_id)
 
     def _record_history(self, acct: SimAccount) -> None:
         upnl = sum(p.pnl_at(self.marks[p.symbol]) for p in acct.positions.values())

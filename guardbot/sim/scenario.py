@@ -82,6 +82,12 @@ class PricePath:
         self.rng = random.Random(seed)
         self._order = sorted(markets)
 
+    def add_market(self, symbol: str) -> None:
+        """Walk a newly listed market too. It draws last in each step, so the paths of the markets
+        listed before it do not change within a step."""
+        if symbol not in self._order:
+            self._order.append(symbol)
+
     def _sigma(self, m: SimMarket, dt: float) -> float:
         spec = self.scenario.symbols.get(m.id, SymbolSpec())
         if spec.vol_step is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import re
@@ -372,6 +373,7 @@ class SimServer:
         add("GET", f"{v1}/openAlgoOrders", self._open_algo_orders)
         add("GET", f"{v1}/allOrders", self._all_orders)
         add("GET", f"{v1}/userTrades", self._user_trades)
+        add("GET", f"{v1}/income", self._income)
         add("GET", f"{v1}/order", self._get_order)
         add("GET", f"{v1}/openOrder", self._get_open_order)
         add("POST", f"{v1}/order", self._post_order)
@@ -467,6 +469,28 @@ class SimServer:
             if (sym is None or t.symbol == sym) and (oid is None or t.order_id == oid)
         ]
         return rows[-limit:]
+
+    def _income(self, c: Ctx) -> Json:
+        """GET /fapi/v1/income: oldest first from startTime (default: the last 7 days), at most
+        `limit` rows (default 100, max 1000), optionally one symbol and one incomeType."""
+        sym = self._opt_symbol(c)
+        kind = c.params.get("incomeType") or None
+        now = self.engine.now_ms
+        start = _int(c.params, "startTime")
+        end = _int(c.params, "endTime")
+        if start is None:
+            start = (end if end is not None else now) - 7 * 86_400_000
+        if end is None:
+            end = now
+        limit = min(1000, _int(c.params, "limit") or 100)
+        rows = [
+            wire.income(r)
+            for r in self._acct(c).income
+            if start <= r.time_ms <= end
+            and (sym is None or r.symbol == sym)
+            and (kind is None or r.income_type == kind)
+        ]
+        return rows[:limit]
 
     def _get_order(self, c: Ctx) -> Json:
         o = self.engine.get_order(
@@ -602,6 +626,8 @@ class SimServer:
             ("POST", "/_sim/shock"): self._c_shock,
             ("POST", "/_sim/advance"): self._c_advance,
             ("POST", "/_sim/deposit"): self._c_deposit,
+            ("POST", "/_sim/withdraw"): self._c_withdraw,
+            ("POST", "/_sim/markets"): self._c_list_market,
             ("POST", "/_sim/scenario"): self._c_scenario,
             ("POST", "/_sim/faults"): self._c_fault,
             ("GET", "/_sim/faults"): lambda b: [_fault_json(f) for f in self.faults],
@@ -691,7 +717,21 @@ class SimServer:
         }
 
     def _c_deposit(self, b: dict[str, Any]) -> Json:
-        return {"wallet": self.engine.deposit(str(b["api_key"]), float(b["amount"]))}
+        record = _flag(b, "record", True)
+        return {"wallet": self.engine.deposit(str(b["api_key"]), float(b["amount"]), record=record)}
+
+    def _c_withdraw(self, b: dict[str, Any]) -> Json:
+        record = _flag(b, "record", True)
+        return {"wallet": self.engine.withdraw(str(b["api_key"]), float(b["amount"]), record=record)}
+
+    def _c_list_market(self, b: dict[str, Any]) -> Json:
+        """List a new market shaped like an existing one: {"base": "DOGE", "like": "SUI", "price": 0.2}."""
+        base = str(b["base"]).upper()
+        like = self.engine.markets[self._sym(b.get("like", "SUI"))]
+        market = dataclasses.replace(like, id=f"{base}{like.quote}", base=base)
+        price = b.get("price")
+        self.engine.list_market(market, None if price is None else float(price))
+        return {"symbol": market.id, "unified": market.symbol, "mark": self.engine.marks[market.id]}
 
     def _c_scenario(self, b: dict[str, Any]) -> Json:
         scenario = load_scenario(str(b["scenario"]), self.engine.markets)
@@ -721,6 +761,15 @@ class SimServer:
     def _c_history(self, b: dict[str, Any]) -> Json:
         acct = self.engine.account(str(b["api_key"]))
         return [[t, eq, mr if math.isfinite(mr) else None] for t, eq, mr in acct.history]
+
+
+def _flag(body: dict[str, Any], key: str, default: bool) -> bool:
+    value = body.get(key, default)
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    raise ValueError(f"{key} must be true or false, got {value!r}")
 
 
 def _fault_json(f: Fault) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from guardbot.domain import MarginMode
 from guardbot.risk.account import AccountFigures, PositionFigures
-from guardbot.sim.book import SimAccount, SimAlgoOrder, SimOrder, SimPosition, SimTrade
+from guardbot.sim.book import SimAccount, SimAlgoOrder, SimIncome, SimOrder, SimPosition, SimTrade
 from guardbot.sim.engine import SimExchange
 from guardbot.sim.markets import SimMarket
 
@@ -530,3 +530,16 @@ def symbol_config(ex: SimExchange, acct: SimAccount, symbol: str | None) -> list
             }
         )
     return out
+
+
+def income(r: SimIncome) -> dict[str, Any]:
+    return {
+        "symbol": r.symbol,
+        "incomeType": r.income_type,
+        "income": fmt(r.amount),
+        "asset": r.asset,
+        "info": r.info or r.income_type,
+        "time": r.time_ms,
+        "tranId": r.tran_id,
+        "tradeId": r.trade_id,
+    }

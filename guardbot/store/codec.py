@@ -25,6 +25,7 @@ from guardbot.store.rows import (
     EventRow,
     GuardStateRow,
     JsonDict,
+    OrderState,
     PositionRow,
     SnapshotRow,
     TransitionRow,
@@ -144,6 +145,7 @@ def action_row(d: Mapping[str, Any]) -> ActionRow:
             "kind": ActionKind(d["kind"]),
             "status": ActionStatus(d["status"]),
             "dry_run": bool(d["dry_run"]),
+            "order_state": None if d.get("order_state") is None else OrderState(d["order_state"]),
         }
     )
 

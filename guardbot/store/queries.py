@@ -82,9 +82,11 @@ def actions_for(db: Database, account: str, since_ms: int) -> list[ActionRow]:
 
 
 def pending_actions(db: Database, account: str | None = None) -> list[ActionRow]:
-    """Live actions whose outcome is not known yet (pending or sent): what a restart must reconcile."""
+    """Live actions whose fate is not settled yet (pending, sent or unknown): what a look-up must
+    reconcile, every cycle and after a restart."""
     sql = (
-        f"SELECT {codec.columns(ActionRow)} FROM actions WHERE status IN ('pending', 'sent') AND dry_run = 0"
+        f"SELECT {codec.columns(ActionRow)} FROM actions "
+        "WHERE status IN ('pending', 'sent', 'unknown') AND dry_run = 0"
     )
     params: list[Any] = []
     if account is not None:

@@ -25,15 +25,26 @@ class ActionKind(StrEnum):
 class ActionStatus(StrEnum):
     PENDING = "pending"  # journaled, not yet sent (written *before* the request leaves)
     SENT = "sent"  # request sent, outcome not yet known
-    CONFIRMED = "confirmed"
-    FAILED = "failed"
-    REJECTED = "rejected"
+    UNKNOWN = "unknown"  # sent, and neither the reply nor a look-up has told us its fate yet
+    CONFIRMED = "confirmed"  # the exchange accepted it (see order_state for what became of it)
+    FAILED = "failed"  # it never reached the exchange, or the exchange has no such order
+    REJECTED = "rejected"  # refused: by the exchange, or by guardbot before sending
     DRY_RUN = "dry_run"  # never sent: dry-run mode
 
     @property
     def is_open(self) -> bool:
-        """Still needs reconciling with the exchange after a restart."""
-        return self in (ActionStatus.PENDING, ActionStatus.SENT)
+        """Its fate is not settled: reconciled with the exchange by a look-up."""
+        return self in (ActionStatus.PENDING, ActionStatus.SENT, ActionStatus.UNKNOWN)
+
+
+class OrderState(StrEnum):
+    """The order as the exchange last reported it (NULL when never accepted or not an order)."""
+
+    OPEN = "open"  # resting on the book (a stop, a limit)
+    FILLED = "filled"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
 
 
 class AlertLevel(StrEnum):
@@ -124,6 +135,7 @@ class ActionRow:
     exchange_order_id: str | None
     reply: str | None
     updated_ts: int
+    order_state: OrderState | None = None
 
 
 @dataclass(frozen=True, slots=True)

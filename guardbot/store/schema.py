@@ -155,10 +155,17 @@ def _v2_events_and_indices(db: Database) -> None:
         db.execute(sql)
 
 
+def _v3_order_state(db: Database) -> None:
+    # What the exchange says of the order itself (resting, filled, cancelled...), apart from
+    # whether our request went through (`status`).
+    db.execute("ALTER TABLE actions ADD COLUMN order_state TEXT")
+
+
 # Index i holds the step from version i to i+1. Append only; never edit a released step.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _v1_core_tables,
     _v2_events_and_indices,
+    _v3_order_state,
 )
 CURRENT_VERSION = len(MIGRATIONS)
 

@@ -21,6 +21,7 @@ from guardbot.store.rows import (
     AlertLevel,
     Delivery,
     GuardStateRow,
+    OrderState,
 )
 
 # Keys of the `figures` mapping record_snapshot reads (AccountFigures' field names). Others are ignored,
@@ -212,11 +213,13 @@ def update_action(
     exchange_order_id: str | None = None,
     reply: str | Mapping[str, Any] | None = None,
     ts: int | None = None,
+    order_state: str | None = None,
 ) -> ActionRow:
-    """Move an action along pending -> sent -> confirmed/failed/rejected; returns the updated row.
+    """Move an action along pending -> sent/unknown -> confirmed/failed/rejected; returns the row.
 
-    `exchange_order_id` and `reply` are kept when not given. A finished action cannot be reopened,
-    and a dry-run action can never become sent or confirmed.
+    `exchange_order_id`, `reply` and `order_state` are kept when not given. A settled action
+    cannot be reopened (only its `order_state` may still change: a resting stop that later
+    fills), and a dry-run action can never become sent or confirmed.
     """
     new = codec.choice(ActionStatus, "status", status)
     updated_ts = codec.now_ms() if ts is None else codec.ts("ts", ts)
@@ -238,6 +241,8 @@ def update_action(
             changes["exchange_order_id"] = codec.text("exchange_order_id", str(exchange_order_id))
         if reply_str is not None:
             changes["reply"] = reply_str
+        if order_state is not None:
+            changes["order_state"] = codec.choice(OrderState, "order_state", order_state).value
         _table(db, "actions").update(current.id, changes)
         updated = queries.action_by_client_id(db, client_order_id)
     assert updated is not None

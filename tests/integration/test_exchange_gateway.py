@@ -292,6 +292,27 @@ async def test_request_that_never_arrived_is_looked_up_then_sent_again_once(
     assert [r.method for r in sim.requests_to("/fapi/v1/order")] == ["POST", "GET", "POST"]
 
 
+async def test_a_cancelled_order_found_by_the_look_up_is_not_counted_as_placed(
+    sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange, gw: OrderGateway, long_btc: float
+) -> None:
+    """The look-up after an ambiguous failure finds an older order with the same client id, but
+    cancelled: it protects nothing, so the stop is sent (the emulator, like Binance, accepts a
+    closed order's id again)."""
+    client.timeout = 300
+    first = await gw.place_stop(BTC, "long", 0.5, long_btc * 0.9, rule="auto_stop", episode=7)
+    assert first.exchange_order_id is not None
+    sim.engine.cancel_algo_order(sim_account.api_key, int(first.exchange_order_id))  # the trader
+    sim.clear_log()
+    sim.inject_fault("drop", path="/fapi/v1/algoOrder")
+    again = await gw.place_stop(BTC, "long", 0.5, long_btc * 0.9, rule="auto_stop", episode=7)
+    assert again.status == "confirmed" and again.exchange_order_id != first.exchange_order_id
+    assert again.order_state == "open"
+    [live] = algo_orders(sim, sim_account)
+    assert str(live.algo_id) == again.exchange_order_id
+    # POST (dropped) -> GET finds the CANCELED one -> POST again
+    assert [r.method for r in sim.requests_to("/fapi/v1/algoOrder")] == ["POST", "GET", "POST"]
+
+
 async def test_restart_in_the_same_episode_finds_the_existing_stop(
     sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange, long_btc: float
 ) -> None:

@@ -64,14 +64,42 @@ async def test_timeout_after_places_the_order_but_the_client_never_hears(
     sim.inject_fault("timeout_after", path="/fapi/v1/order")
     with pytest.raises(ccxt.RequestTimeout):
         await binance_client.create_order(BTC, "market", "buy", 0.01, None, {"clientOrderId": "gb-entry-1"})
-    # the ambiguous failure: the order exists; a retry with the same client id is refused
+    # the ambiguous failure: the order exists and filled
     found = await binance_client.fetch_order(None, BTC, {"clientOrderId": "gb-entry-1"})
     assert found["status"] == "closed" and found["filled"] == 0.01
-    with pytest.raises(ccxt.InvalidOrder, match="-4116"):
-        await binance_client.create_order(BTC, "market", "buy", 0.01, None, {"clientOrderId": "gb-entry-1"})
     [pos] = await binance_client.fetch_positions()
     assert pos["contracts"] == 0.01
-    assert [r.fault for r in sim.mutating_requests()] == ["timeout_after", None]
+    assert [r.fault for r in sim.mutating_requests()] == ["timeout_after"]
+    # As on Binance, a client id is unique among *open* orders only: resending the filled order's id
+    # is accepted and fills a second time. Only a look-up before a resend prevents the double.
+    await binance_client.create_order(BTC, "market", "buy", 0.01, None, {"clientOrderId": "gb-entry-1"})
+    [pos] = await binance_client.fetch_positions()
+    assert pos["contracts"] == 0.02
+    # the look-up by client id answers with the newest order carrying it
+    latest = await binance_client.fetch_order(None, BTC, {"clientOrderId": "gb-entry-1"})
+    assert latest["id"] != found["id"]
+
+
+async def test_a_client_id_is_refused_only_while_an_open_order_carries_it(
+    sim: SimServer, sim_account: SimAccount, binance_client: Any
+) -> None:
+    await binance_client.load_markets()
+    params = {"clientOrderId": "gb-limit-1"}
+    first = await binance_client.create_order(BTC, "limit", "buy", 0.01, 80_000, params)
+    with pytest.raises(ccxt.InvalidOrder, match="-4116"):
+        await binance_client.create_order(BTC, "limit", "buy", 0.01, 80_000, params)
+    await binance_client.cancel_order(first["id"], BTC)
+    again = await binance_client.create_order(BTC, "limit", "buy", 0.01, 81_000, params)
+    assert again["id"] != first["id"] and again["status"] == "open"
+    # the same for conditional (algo) orders and their clientAlgoId
+    await binance_client.create_order(BTC, "market", "buy", 0.01)
+    stop = {"clientOrderId": "gb-stop-1", "stopPrice": 90_000, "reduceOnly": True}
+    s1 = await binance_client.create_order(BTC, "market", "sell", 0.01, None, stop)
+    with pytest.raises(ccxt.InvalidOrder, match="-4116"):
+        await binance_client.create_order(BTC, "market", "sell", 0.01, None, stop)
+    await binance_client.cancel_order(s1["id"], BTC, {"trigger": True})
+    s2 = await binance_client.create_order(BTC, "market", "sell", 0.01, None, stop)
+    assert s2["id"] != s1["id"]
 
 
 async def test_stale_timestamp_is_rejected(sim: SimServer, binance_client: Any) -> None:

@@ -149,7 +149,9 @@ def check(w: Work) -> None:
                 RULE_STOP,
                 "replace_stop",
                 reason,
-                ep,
+                # a replacement is a new order: its own episode (so its own client id), tied to
+                # the order it replaces, never the id of the stop it cancels
+                f"{ep}:replaces:{old.id or old.client_order_id or num(old.trigger_price or 0.0)}",
                 symbol=p.symbol,
                 side=p.side,
                 quantity=amount,
