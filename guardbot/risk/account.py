@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from guardbot.domain import AccountSnapshot, MarginMode, Position, Tier
-from guardbot.risk.liquidation import Pool, distance_pct, solve_liquidation_price
+from guardbot.risk.liquidation import Direction, Pool, distance_pct, solve_liquidation_price
 from guardbot.risk.margin import MarginModel, MissingTiersError, model_for, tier_for
 
 
@@ -75,14 +75,21 @@ def _pool_sums(
 
 
 def liquidation_price(
-    snapshot: AccountSnapshot, position: Position, model: MarginModel | None = None
+    snapshot: AccountSnapshot,
+    position: Position,
+    model: MarginModel | None = None,
+    direction: Direction = "nearest",
 ) -> float | None:
-    """Liquidation price of `position` in its pool (cross: the whole account; isolated: its own)."""
+    """Liquidation price of `position` in its pool (cross: the whole account; isolated: its own).
+
+    In cross margin both legs of a hedged symbol share it (`direction` picks the side of the mark
+    to look on; by default the nearest)."""
     model = model or model_for(snapshot.exchange)
     tiers_of = _tiers_of(snapshot)
     fees = snapshot.fees
     if position.margin_mode is MarginMode.ISOLATED:
-        return solve_liquidation_price([position], Pool(position.isolated_margin, 0.0), model, tiers_of, fees)
+        pool = Pool(position.isolated_margin, 0.0)
+        return solve_liquidation_price([position], pool, model, tiers_of, fees, direction)
     # In cross mode both legs of a hedged symbol share one liquidation price: they move together.
     legs = [
         p for p in snapshot.positions if p.symbol == position.symbol and p.margin_mode is MarginMode.CROSS
@@ -97,7 +104,17 @@ def liquidation_price(
         fixed_equity=snapshot.wallet_balance - isolated_wallets + sum(p.unrealized_pnl for p in fixed),
         fixed_maintenance=sum(model.maintenance_margin(p, tiers_of[p.symbol], fees) for p in fixed),
     )
-    return solve_liquidation_price(legs, pool, model, tiers_of, fees)
+    return solve_liquidation_price(legs, pool, model, tiers_of, fees, direction)
+
+
+def loss_side_liquidation_price(
+    snapshot: AccountSnapshot, position: Position, model: MarginModel | None = None
+) -> float | None:
+    """The liquidation price on the side where this leg loses (below the mark for a long, above
+    for a short): the one its stop must come before. For a one-way position it is its liquidation
+    price; for the hedging leg of a net-short symbol there may be none (the fall that hurts the
+    long helps the account)."""
+    return liquidation_price(snapshot, position, model, "below" if position.side.sign > 0 else "above")
 
 
 def margin_ratio_of(maintenance: float, equity: float) -> float:

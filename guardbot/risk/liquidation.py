@@ -16,9 +16,12 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from guardbot.domain import Fees, Position, Tier
 from guardbot.risk.margin import MarginModel, tier_for
+
+Direction = Literal["nearest", "below", "above"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +69,15 @@ def solve_liquidation_price(
     model: MarginModel,
     tiers_of: dict[str, Sequence[Tier]],
     fees: Fees,
+    direction: Direction = "nearest",
 ) -> float | None:
     """The mark of the legs' symbol at which pool equity equals pool maintenance margin.
 
     Returns the root nearest to the current mark (the first one the price can reach), the mark
     itself when the pool is already at or past liquidation, and None when no positive price
-    liquidates (e.g. a fully collateralised long).
+    liquidates (e.g. a fully collateralised long). `direction` "below"/"above" keeps only the roots
+    on that side of the mark: a hedged symbol (long and short legs) can liquidate on a rise or on a
+    fall, and each leg's stop must sit before the one on its own loss side.
     """
     legs = [leg for leg in legs if leg.size > 0]
     if not legs:
@@ -102,6 +108,10 @@ def solve_liquidation_price(
     for (_, cut, a0, a1), (_, _, b0, b1) in itertools.pairwise(pieces):
         if (a0 + a1 * cut > 0) != (b0 + b1 * cut > 0):
             roots.append(cut)
+    if direction == "below":
+        roots = [r for r in roots if r <= mark]
+    elif direction == "above":
+        roots = [r for r in roots if r >= mark]
     return min(roots, key=lambda r: abs(r - mark), default=None)
 
 
