@@ -7,8 +7,9 @@ decisions through the gateway and journals everything.
 from guardbot.guard.decisions import Decision, DecisionKind, Level
 from guardbot.guard.engine import evaluate, evaluate_blind
 from guardbot.guard.limits import GuardLimits
-from guardbot.guard.planner import Cut, ReductionPlan, apply_cut, apply_cuts, plan_reduction
+from guardbot.guard.planner import Cut, ReductionPlan, apply_cuts, plan_reduction
 from guardbot.guard.state import GuardState, entry_allowed, initial_state, lock, resume, set_paused
+from guardbot.guard.whatif import apply_cut
 
 __all__ = [
     "Cut",

@@ -14,8 +14,8 @@ from typing import Any
 from guardbot.domain import AccountSnapshot, Position, Side
 from guardbot.guard.decisions import Decision, DecisionKind, Level
 from guardbot.guard.limits import GuardLimits
-from guardbot.guard.planner import apply_cut, fee_rate
 from guardbot.guard.state import GuardState
+from guardbot.guard.whatif import apply_cut, fee_rate
 from guardbot.risk.account import AccountFigures, PositionFigures
 from guardbot.risk.margin import MarginModel
 

@@ -1,27 +1,27 @@
-"""What-if cuts and the least-damage deleverage planner.
+"""The least-damage deleverage planner: which cuts bring the cross margin ratio back to a target.
 
-Cutting a position at the mark realizes its PnL into the wallet, so the account's equity at the same
-marks is unchanged except for the taker fee; what changes is the maintenance margin it releases and
-the notional it removes. Every search here runs over whole lot steps (the cut is rounded *down* to
-the step by construction, and the smallest number of steps that reaches the goal is taken: "one
-more step" when rounding down alone would miss it). A cut never exceeds the position.
+Every search runs over whole lot steps (the cut is rounded *down* to the step by construction, and
+the smallest number of steps that reaches the goal is taken: "one more step" when rounding down
+alone would miss it). A cut never exceeds the position, and never grows a symbol's net exposure:
+symbols are cut net side first, and the hedges of a hedged symbol only last, together with the
+leg they hedge (see symbol_cuts.py).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from guardbot.domain import AccountSnapshot, MarginMode, Position, Side
 from guardbot.guard.decisions import pct, short
 from guardbot.guard.protection import has_stop
-from guardbot.risk.account import liquidation_price, margin_ratio_of, measure_account
-from guardbot.risk.liquidation import distance_pct
-from guardbot.risk.margin import MarginModel, MissingTiersError, model_for
+from guardbot.guard.symbol_cuts import LegCut, apply_symbol_cut, legs_of, smallest_symbol_cut
+from guardbot.guard.whatif import apply_cut, cross_margin_ratio, fee_rate, find_position, lot_step
+from guardbot.risk.account import measure_account
+from guardbot.risk.margin import MarginModel, model_for
 from guardbot.risk.precision import round_down
 
-_VIRTUAL_STEPS = 10_000  # lot grid used when a market has no known amount step
 _EPS = 1e-9
 
 
@@ -61,116 +61,10 @@ class ReductionPlan:
         return f"cut {legs} → expected {pct(self.ratio_after)}{tail}"
 
 
-# --- what-if -------------------------------------------------------------------------------------
-
-
-def fee_rate(snapshot: AccountSnapshot, taker_fee: float | None) -> float:
-    return snapshot.fees.taker if taker_fee is None else taker_fee
-
-
-def lot_step(snapshot: AccountSnapshot, position: Position) -> float:
-    market = snapshot.markets.get(position.symbol)
-    return market.amount_step if market is not None and market.amount_step > 0 else 0.0
-
-
-def apply_cut(
-    snapshot: AccountSnapshot, symbol: str, side: Side, contracts: float, taker_fee: float
-) -> AccountSnapshot:
-    """The account after closing `contracts` of one position at its mark (taker fee paid)."""
-    positions: list[Position] = []
-    wallet = snapshot.wallet_balance
-    for p in snapshot.positions:
-        if p.symbol != symbol or p.side is not side or contracts <= 0:
-            positions.append(p)
-            continue
-        cut = min(contracts, p.contracts)
-        size = cut * p.contract_size
-        wallet += p.side.sign * size * (p.mark_price - p.entry_price) - size * p.mark_price * taker_fee
-        left = p.contracts - cut
-        if left > p.contracts * _EPS:
-            # an isolated position gives back its margin in proportion (it stays in the wallet)
-            iso = p.isolated_margin * left / p.contracts
-            positions.append(replace(p, contracts=left, isolated_margin=iso))
-    return replace(snapshot, positions=tuple(positions), wallet_balance=wallet)
-
-
 def apply_cuts(snapshot: AccountSnapshot, cuts: Iterable[Cut], taker_fee: float) -> AccountSnapshot:
     for c in cuts:
         snapshot = apply_cut(snapshot, c.symbol, c.side, c.contracts, taker_fee)
     return snapshot
-
-
-def equity_of(snapshot: AccountSnapshot) -> float:
-    return snapshot.wallet_balance + math.fsum(p.unrealized_pnl for p in snapshot.positions)
-
-
-def cross_margin_ratio(snapshot: AccountSnapshot, model: MarginModel | None = None) -> float:
-    """Cross maintenance / cross equity: `measure_account(...).margin_ratio` without the liquidation
-    solves (the planner evaluates it many times)."""
-    model = model or model_for(snapshot.exchange)
-    iso = math.fsum(p.isolated_margin for p in snapshot.positions if p.margin_mode is MarginMode.ISOLATED)
-    cross = [p for p in snapshot.positions if p.margin_mode is MarginMode.CROSS]
-    equity = snapshot.wallet_balance - iso + math.fsum(p.unrealized_pnl for p in cross)
-    mm = 0.0
-    for p in cross:
-        tiers = snapshot.tiers.get(p.symbol)
-        if not tiers:
-            raise MissingTiersError(f"no maintenance tiers for {p.symbol}")
-        mm += model.maintenance_margin(p, tiers, snapshot.fees)
-    return margin_ratio_of(mm, equity)
-
-
-def find_position(snapshot: AccountSnapshot, symbol: str, side: Side) -> Position | None:
-    for p in snapshot.positions:
-        if p.symbol == symbol and p.side is side:
-            return p
-    return None
-
-
-def smallest_cut(
-    snapshot: AccountSnapshot,
-    position: Position,
-    ok: Callable[[AccountSnapshot], bool],
-    taker_fee: float,
-) -> tuple[float, bool]:
-    """The fewest contracts (whole lot steps) to cut from `position` so that `ok(after)` holds.
-
-    Returns (contracts, reached). When even closing the whole position does not satisfy `ok`, the
-    whole position (rounded down to the step) is returned with reached=False. Binary search over
-    steps: the goals used here (ratio, distance, notional) improve monotonically with the cut.
-    """
-    real_step = lot_step(snapshot, position)
-    step = real_step or position.contracts / _VIRTUAL_STEPS
-    whole = round_down(position.contracts, real_step) if real_step else position.contracts
-    n = max(0, math.floor(whole / step + _EPS))
-
-    def amount(k: int) -> float:
-        if k >= n:
-            return whole
-        return round_down(k * step, real_step) if real_step else k * step
-
-    def good(k: int) -> bool:
-        return ok(
-            apply_cut(snapshot, position.symbol, position.side, amount(k), taker_fee) if k else snapshot
-        )
-
-    if good(0):
-        return 0.0, True
-    if n == 0 or not good(n):
-        return amount(n) if n else 0.0, False
-    lo, hi = 0, n  # invariant: good(hi), not good(lo)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if good(mid):
-            hi = mid
-        else:
-            lo = mid
-    cut = amount(hi)
-    market = snapshot.markets.get(position.symbol)
-    if market is not None and market.min_amount > cut and hi < n:
-        # the exchange refuses smaller orders: round the cut up to its minimum, never past the position
-        cut = min(whole, round_down(math.ceil(market.min_amount / step - _EPS) * step, step))
-    return cut, True
 
 
 # --- planner -------------------------------------------------------------------------------------
@@ -243,14 +137,16 @@ def plan_reduction(
     if before <= target_ratio:
         return ReductionPlan((), target_ratio, before, before, True)
 
-    legs = [
-        p
-        for p in snapshot.positions
-        if p.margin_mode is MarginMode.CROSS and p.contracts > 0 and p.notional >= dust_notional
-    ]
-    corr = correlation_scores(legs, correlations, betas)
-    mm = {p.key: model.maintenance_margin(p, snapshot.tiers[p.symbol], snapshot.fees) for p in legs}
-    unprotected = {p.key: not has_stop(snapshot, p) for p in legs}
+    cross = [p for p in snapshot.positions if p.margin_mode is MarginMode.CROSS and p.contracts > 0]
+    corr = correlation_scores(cross, correlations, betas)
+    mm = {p.key: model.maintenance_margin(p, snapshot.tiers[p.symbol], snapshot.fees) for p in cross}
+    unprotected = {p.key: not has_stop(snapshot, p) for p in cross}
+    # one unit per symbol: its net side (the larger leg); a hedge leg is never a unit of its own
+    net_legs = []
+    for symbol in dict.fromkeys(p.symbol for p in cross):
+        net = legs_of(_cross_only(snapshot), symbol).net
+        if net is not None and net.notional >= dust_notional:
+            net_legs.append(net)
 
     def sort_key(p: Position) -> tuple[float, ...]:
         parts: list[float] = []
@@ -264,25 +160,49 @@ def plan_reduction(
         parts.append(p.notional)  # then the biggest leg, for a deterministic order
         return tuple(-x for x in parts)
 
-    ordered = sorted(legs, key=lambda p: (sort_key(p), p.symbol, p.side.value))
+    ordered = sorted(net_legs, key=lambda p: (sort_key(p), p.symbol, p.side.value))
     work = snapshot
-    cuts: list[Cut] = []
+    taken: dict[tuple[str, Side], float] = {}
+    why_of: dict[tuple[str, Side], str] = {}
+
+    def take(symbol: str, cuts: list[LegCut], why: str) -> None:
+        nonlocal work
+        for side, contracts in cuts:
+            taken[(symbol, side)] = taken.get((symbol, side), 0.0) + contracts
+            why_of.setdefault((symbol, side), why)
+        work = apply_symbol_cut(work, symbol, cuts, fee)
+
+    # 1. each symbol's net excess, in priority order
     for leg in ordered:
         if ok(work):
             break
-        current = find_position(work, leg.symbol, leg.side)
-        if current is None:
-            continue
-        contracts, _ = smallest_cut(work, current, ok, fee)
-        if contracts <= 0:
-            continue
-        why = _why(priority, unprotected[leg.key], corr[leg.key], mm[leg.key])
-        closes = contracts >= current.contracts - _EPS * current.contracts
-        cuts.append(Cut(leg.symbol, leg.side, contracts, contracts / leg.contracts, why, closes))
-        work = apply_cut(work, leg.symbol, leg.side, contracts, fee)
+        cuts, _ = smallest_symbol_cut(work, leg.symbol, ok, fee, net_only=True)
+        take(leg.symbol, cuts, _why(priority, unprotected[leg.key], corr[leg.key], mm[leg.key]))
+    # 2. hedged pairs last: both legs together, biggest maintenance first
+    hedged = [p for p in ordered if legs_of(work, p.symbol).hedge is not None]
+    for leg in sorted(hedged, key=lambda p: -sum(v for k, v in mm.items() if k[0] == p.symbol)):
+        if ok(work):
+            break
+        cuts, _ = smallest_symbol_cut(work, leg.symbol, ok, fee)
+        take(leg.symbol, cuts, "hedged pair, cut together")
+
+    plan: list[Cut] = []
+    for (symbol, side), contracts in taken.items():
+        original = find_position(snapshot, symbol, side)
+        assert original is not None
+        # one leg may be cut in both phases: the sum, on the lot grid, never past the position
+        contracts = min(original.contracts, round_down(contracts, lot_step(snapshot, original)))
+        closes = contracts >= original.contracts * (1 - _EPS)
+        plan.append(
+            Cut(symbol, side, contracts, contracts / original.contracts, why_of[(symbol, side)], closes)
+        )
     # the search used the fast ratio; the reported one is the account model's own
     after = measure_account(work, model).margin_ratio if work.positions else cross_margin_ratio(work, model)
-    return ReductionPlan(tuple(cuts), target_ratio, before, after, after <= target_ratio)
+    return ReductionPlan(tuple(plan), target_ratio, before, after, after <= target_ratio)
+
+
+def _cross_only(snapshot: AccountSnapshot) -> AccountSnapshot:
+    return snapshot.with_positions(tuple(p for p in snapshot.positions if p.margin_mode is MarginMode.CROSS))
 
 
 def _why(priority: Sequence[str], unprotected: bool, corr: float, mm: float) -> str:
@@ -294,29 +214,3 @@ def _why(priority: Sequence[str], unprotected: bool, corr: float, mm: float) -> 
         if item == "maintenance":
             return f"maintenance {mm:,.0f}"
     return ""
-
-
-def cut_for_liquidation_distance(
-    snapshot: AccountSnapshot,
-    position: Position,
-    min_distance_pct: float,
-    taker_fee: float,
-    model: MarginModel | None = None,
-) -> tuple[float, bool, float | None]:
-    """Contracts to cut from `position` so its cross liquidation price is at least
-    `min_distance_pct` of mark away. Returns (contracts, reached, distance after)."""
-    model = model or model_for(snapshot.exchange)
-
-    def distance(s: AccountSnapshot) -> float | None:
-        p = find_position(s, position.symbol, position.side)
-        if p is None:
-            return None
-        return distance_pct(p.mark_price, liquidation_price(s, p, model))
-
-    def ok(s: AccountSnapshot) -> bool:
-        d = distance(s)
-        return d is None or d >= min_distance_pct
-
-    contracts, reached = smallest_cut(snapshot, position, ok, taker_fee)
-    after = distance(apply_cut(snapshot, position.symbol, position.side, contracts, taker_fee))
-    return contracts, reached, after

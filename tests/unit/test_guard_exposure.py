@@ -22,7 +22,6 @@ from test_guard_support import (
 from guardbot.domain import AccountSnapshot, Position, Side
 from guardbot.guard.decisions import Decision
 from guardbot.guard.limits import GuardLimits
-from guardbot.guard.planner import apply_cut
 from guardbot.guard.rules.exposure import (
     cluster_pct,
     clusters,
@@ -31,6 +30,7 @@ from guardbot.guard.rules.exposure import (
     sector_pct,
     symbol_pct,
 )
+from guardbot.guard.whatif import apply_cut
 
 
 def protected(wallet: float, *positions: Position) -> AccountSnapshot:

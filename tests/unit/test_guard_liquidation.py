@@ -17,7 +17,7 @@ from test_guard_support import (
 )
 
 from guardbot.domain import AccountSnapshot, MarginMode, Side, TradingState
-from guardbot.guard.planner import apply_cut
+from guardbot.guard.whatif import apply_cut
 from guardbot.risk.account import measure_account
 
 LIM = quiet(liquidation_warn_pct=15.0, liquidation_reduce_pct=7.5)

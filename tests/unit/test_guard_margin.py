@@ -23,7 +23,8 @@ from test_guard_support import (
 
 from guardbot.domain import AccountSnapshot, Market, Side, TradingState
 from guardbot.guard import entry_allowed, plan_reduction
-from guardbot.guard.planner import apply_cut, apply_cuts, cross_margin_ratio
+from guardbot.guard.planner import apply_cuts
+from guardbot.guard.whatif import apply_cut, cross_margin_ratio
 from guardbot.risk.account import measure_account
 
 LIM = quiet(margin_ratio_warn=0.5, margin_ratio_reduce=0.7, margin_ratio_flatten=0.9, margin_ratio_target=0.4)

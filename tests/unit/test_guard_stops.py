@@ -23,7 +23,7 @@ from test_guard_support import (
 
 from guardbot.domain import AccountSnapshot, Order, PositionMode, Side
 from guardbot.guard import Decision, GuardLimits, GuardState, initial_state
-from guardbot.guard.planner import apply_cut
+from guardbot.guard.whatif import apply_cut
 from guardbot.risk.account import measure_account
 
 LIM = quiet()

@@ -13,7 +13,7 @@ import pytest
 
 from guardbot.domain import AccountSnapshot, Fees, MarginMode, Market, Order, Position, Side, Tier
 from guardbot.guard import Decision, GuardLimits, GuardState, evaluate, initial_state
-from guardbot.guard.planner import apply_cut, cross_margin_ratio, equity_of
+from guardbot.guard.whatif import apply_cut, cross_margin_ratio, equity_of
 from guardbot.risk.account import measure_account
 
 BTC = "BTC/USDT:USDT"

@@ -15,8 +15,8 @@ from dataclasses import replace
 
 from guardbot.guard.context import LEVEL_RANK, Condition, Work, episode, position_key
 from guardbot.guard.decisions import RULE_DRAWDOWN, num, qty, short
-from guardbot.guard.planner import lot_step
 from guardbot.guard.state import day_start_of, lock
+from guardbot.guard.whatif import lot_step
 from guardbot.risk.precision import round_down
 
 KEY = "drawdown|account"

@@ -8,8 +8,11 @@
 - sector caps `sector_caps[name]` on the gross notional of `sectors[name]` (symbols or base assets);
 - beta-weighted net exposure `max_net_beta_pct` (only when betas are given).
 
-Above a hard limit the largest contributor is cut just enough to get back under it (fewest lot
-steps), then the next one if closing it was not enough.
+Above a hard limit the largest contributing symbol is cut just enough to get back under it (fewest
+lot steps), then the next one if closing it was not enough. A symbol is cut net side first and its
+hedge only together with the leg it hedges, so no cap ever creates or grows a net exposure: a
+hedged book (long 2 / short 1.9 BTC) over a leverage cap loses 0.1 of its long first, then both
+legs shrink together — it never becomes a naked 1.8 BTC short.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 
-from guardbot.domain import AccountSnapshot, Position
+from guardbot.domain import AccountSnapshot
 from guardbot.guard.context import Condition, Work, episode
 from guardbot.guard.decisions import (
     RULE_CLUSTER_CAP,
@@ -29,7 +32,8 @@ from guardbot.guard.decisions import (
     qty,
     short,
 )
-from guardbot.guard.planner import equity_of, smallest_cut
+from guardbot.guard.symbol_cuts import smallest_symbol_cut
+from guardbot.guard.whatif import equity_of
 from guardbot.risk.exposure import in_sector
 
 Metric = Callable[[AccountSnapshot], float]
@@ -110,32 +114,45 @@ def _enforce(
     contributors: Contributors,
     reason: str,
     since: int,
+    *,
+    net_only: bool = False,
 ) -> None:
-    """Cut the largest contributors (in the working book) until `metric <= limit`."""
-    tried: set[tuple[str, str]] = set()
+    """Cut the largest contributing symbols (in the working book) until `metric <= limit`.
+
+    Each symbol is cut net side first, then (unless `net_only`) both legs together: a cap never
+    creates or grows a net exposure (see symbol_cuts.py)."""
+    tried: set[str] = set()
     while metric(w.working) > limit:
-        legs = [
-            p for p in contributors(w.working) if (p.symbol, p.side.value) not in tried and not w.is_dust(p)
-        ]
-        if not legs:
+        symbols = [s for s in contributors(w.working) if s not in tried]
+        if not symbols:
             return
-        p = legs[0]
-        tried.add((p.symbol, p.side.value))
-        contracts, reached = smallest_cut(w.working, p, lambda s: metric(s) <= limit, w.fee)
-        if contracts <= 0:
-            continue
-        what = f"cut {short(p.symbol)} {p.side.value} {qty(contracts)} of {qty(p.contracts)}"
-        w.cut(rule, p, contracts, f"{reason}: {what}", episode(rule, p.symbol, p.side, since))
+        symbol = symbols[0]
+        tried.add(symbol)
+        cuts, reached = smallest_symbol_cut(
+            w.working, symbol, lambda s: metric(s) <= limit, w.fee, net_only=net_only
+        )
+        for side, contracts in cuts:
+            leg = next(p for p in w.working.positions if p.symbol == symbol and p.side is side)
+            what = f"cut {short(symbol)} {side.value} {qty(contracts)} of {qty(leg.contracts)}"
+            w.cut(rule, leg, contracts, f"{reason}: {what}", episode(rule, symbol, side, since))
         if reached:
             return
 
 
-Contributors = Callable[[AccountSnapshot], list[Position]]
+Contributors = Callable[[AccountSnapshot], list[str]]
 
 
-def _largest(keep: Callable[[Position], bool]) -> Contributors:
-    def pick(s: AccountSnapshot) -> list[Position]:
-        return sorted((p for p in s.positions if keep(p)), key=lambda p: (-p.notional, p.symbol))
+def _largest(w: Work, keep: Callable[[str], bool]) -> Contributors:
+    """Symbols by gross notional, biggest first (dust symbols are never blamed)."""
+
+    def pick(s: AccountSnapshot) -> list[str]:
+        gross: dict[str, float] = {}
+        for p in s.positions:
+            if keep(p.symbol):
+                gross[p.symbol] = gross.get(p.symbol, 0.0) + p.notional
+        return sorted(
+            (sym for sym, g in gross.items() if g >= w.limits.dust_notional), key=lambda x: (-gross[x], x)
+        )
 
     return pick
 
@@ -153,7 +170,7 @@ def _check_leverage(w: Work) -> None:
         reason = f"effective leverage {lev:.2f}x > hard {lim.leverage_hard:g}x"
         since = w.raise_condition(Condition(key, RULE_LEVERAGE, level, "critical", reason))
         w.reducing.append(reason)
-        _enforce(w, RULE_LEVERAGE, leverage, lim.leverage_hard, _largest(lambda p: True), reason, since)
+        _enforce(w, RULE_LEVERAGE, leverage, lim.leverage_hard, _largest(w, lambda s: True), reason, since)
 
 
 def _check_symbol(w: Work, symbol: str) -> None:
@@ -167,7 +184,7 @@ def _check_symbol(w: Work, symbol: str) -> None:
     reason = f"{short(symbol)} notional {value:.0f}% of equity > cap {cap:g}%"
     since = w.raise_condition(Condition(key, RULE_SYMBOL_CAP, "reduce", "warning", reason, symbol))
     w.reducing.append(reason)
-    _enforce(w, RULE_SYMBOL_CAP, metric, cap, _largest(lambda p: p.symbol == symbol), reason, since)
+    _enforce(w, RULE_SYMBOL_CAP, metric, cap, _largest(w, lambda s: s == symbol), reason, since)
 
 
 def _check_cluster(w: Work, signs: Mapping[str, int]) -> None:
@@ -185,10 +202,13 @@ def _check_cluster(w: Work, signs: Mapping[str, int]) -> None:
     total = math.fsum(signs[p.symbol] * p.signed_notional for p in w.snapshot.positions if p.symbol in signs)
     direction = 1 if total >= 0 else -1
 
-    def adds_to_cluster(p: Position) -> bool:
-        return p.symbol in signs and signs[p.symbol] * p.side.sign == direction
+    def adds_to_cluster(s: AccountSnapshot) -> list[str]:
+        # symbols whose *net* points the cluster's way, by the size of that net
+        net = _net_notional(s, set(signs))
+        same = [sym for sym, n in net.items() if signs[sym] * n * direction > 0]
+        return sorted(same, key=lambda sym: (-abs(net[sym]), sym))
 
-    _enforce(w, RULE_CLUSTER_CAP, metric, cap, _largest(adds_to_cluster), reason, since)
+    _enforce(w, RULE_CLUSTER_CAP, metric, cap, adds_to_cluster, reason, since, net_only=True)
 
 
 def _check_sector(w: Work, sector: str, cap: float) -> None:
@@ -202,7 +222,7 @@ def _check_sector(w: Work, sector: str, cap: float) -> None:
     reason = f"sector {sector} gross {value:.0f}% of equity > cap {cap:g}%"
     since = w.raise_condition(Condition(key, RULE_SECTOR_CAP, "reduce", "warning", reason))
     w.reducing.append(reason)
-    _enforce(w, RULE_SECTOR_CAP, metric, cap, _largest(lambda p: in_sector(p.symbol, members)), reason, since)
+    _enforce(w, RULE_SECTOR_CAP, metric, cap, _largest(w, lambda s: in_sector(s, members)), reason, since)
 
 
 def _check_net_beta(w: Work, betas: Mapping[str, float]) -> None:
@@ -219,11 +239,21 @@ def _check_net_beta(w: Work, betas: Mapping[str, float]) -> None:
     w.reducing.append(reason)
     direction = 1 if net >= 0 else -1
 
-    def contributors(s: AccountSnapshot) -> list[Position]:
-        same = [p for p in s.positions if betas.get(p.symbol, 1.0) * p.side.sign * direction > 0]
-        return sorted(same, key=lambda p: (-abs(betas.get(p.symbol, 1.0)) * p.notional, p.symbol))
+    def contributors(s: AccountSnapshot) -> list[str]:
+        net = _net_notional(s, None)
+        weighted = {sym: betas.get(sym, 1.0) * n for sym, n in net.items()}
+        same = [sym for sym, b in weighted.items() if b * direction > 0]
+        return sorted(same, key=lambda sym: (-abs(weighted[sym]), sym))
 
-    _enforce(w, RULE_NET_BETA, metric, cap, contributors, reason, since)
+    _enforce(w, RULE_NET_BETA, metric, cap, contributors, reason, since, net_only=True)
+
+
+def _net_notional(s: AccountSnapshot, only: set[str] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for p in s.positions:
+        if only is None or p.symbol in only:
+            out[p.symbol] = out.get(p.symbol, 0.0) + p.signed_notional
+    return out
 
 
 def check(w: Work) -> None:

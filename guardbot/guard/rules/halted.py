@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from guardbot.guard.context import Condition, Work, episode
 from guardbot.guard.decisions import RULE_HALTED, num, qty, short
-from guardbot.guard.planner import lot_step
 from guardbot.guard.protection import is_our_entry
+from guardbot.guard.whatif import lot_step
 from guardbot.risk.precision import round_down
 
 
@@ -41,9 +41,17 @@ def check(w: Work) -> None:
         key = f"halted|{p.symbol}|{p.side.value}"
         name = f"{short(p.symbol)} {p.side.value} {qty(p.contracts)} (notional {num(p.notional)})"
         reason = f"{name} opened while HALTED ({st.lock_reason})"
-        reason += ": closing it (policy close)" if policy == "close" else ": alert only (policy alert)"
+        # a new leg smaller than the opposite one hedges it: closing it would grow the net exposure
+        hedge = any(q.symbol == p.symbol and q.side is not p.side and q.size > p.size for q in snap.positions)
+        close = policy == "close" and not hedge
+        if close:
+            reason += ": closing it (policy close)"
+        elif hedge:
+            reason += ": it hedges the open position, left open (closing it would grow the net exposure)"
+        else:
+            reason += ": alert only (policy alert)"
         since = w.raise_condition(Condition(key, RULE_HALTED, "on", "critical", reason, p.symbol, p.side))
         w.reading(key, f"{short(p.symbol)} {p.side.value} position")
-        if policy == "close":
+        if close:
             amount = round_down(p.contracts, lot_step(snap, p))
             w.cut(RULE_HALTED, p, amount, reason, episode(RULE_HALTED, p.symbol, p.side, since), "critical")

@@ -10,8 +10,9 @@ import math
 
 from guardbot.guard.context import Condition, Work, episode
 from guardbot.guard.decisions import RULE_MARGIN, pct, qty, short
-from guardbot.guard.planner import lot_step, plan_reduction
+from guardbot.guard.planner import plan_reduction
 from guardbot.guard.rules.common import lock_account
+from guardbot.guard.whatif import lot_step
 from guardbot.risk.precision import round_down
 
 KEY = "margin_ratio|account"

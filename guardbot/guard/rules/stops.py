@@ -17,11 +17,14 @@ Stops are placed for dust positions too: it is the one thing dust does get.
 
 from __future__ import annotations
 
-from guardbot.domain import Order, Position, Side
+from guardbot.domain import AccountSnapshot, MarginMode, Order, Position, Side
 from guardbot.guard.context import Condition, Work, episode
 from guardbot.guard.decisions import RULE_STOP, num, qty, short
-from guardbot.guard.planner import cut_for_liquidation_distance, find_position, lot_step
 from guardbot.guard.protection import closes_side, covers, stops_for, triggers_on_right_side
+from guardbot.guard.symbol_cuts import apply_symbol_cut, smallest_symbol_cut
+from guardbot.guard.whatif import find_position, lot_step
+from guardbot.risk.account import loss_side_liquidation_price
+from guardbot.risk.liquidation import distance_pct
 from guardbot.risk.precision import round_down, round_price
 
 
@@ -70,8 +73,7 @@ def check(w: Work) -> None:
         market = snap.markets.get(p.symbol)
         step = lot_step(snap, p)
         tick = market.price_tick if market is not None else 0.0
-        pf = w.by_key.get(p.key)
-        liq = pf.liquidation_price if pf is not None else None
+        liq = _loss_side_liquidation(w, p)
         buffer_abs = p.mark_price * lim.stop_buffer_pct / 100.0
         stops = [o for o in stops_for(snap, p) if triggers_on_right_side(o, p)]
         good = [
@@ -169,27 +171,61 @@ def check(w: Work) -> None:
     _orphans(w)
 
 
+def _loss_side_liquidation(w: Work, p: Position) -> float | None:
+    """The liquidation price a stop of `p` must come before: on the leg's own loss side. For a
+    one-way position that is its liquidation price; in a hedged symbol the legs share one price,
+    which lies on the loss side of the net leg only — the hedging leg's stop is not bounded by it."""
+    pf = w.by_key.get(p.key)
+    hedged = (
+        sum(1 for q in w.snapshot.positions if q.symbol == p.symbol and q.margin_mode is p.margin_mode) > 1
+    )
+    if not hedged or p.margin_mode is MarginMode.ISOLATED:
+        return pf.liquidation_price if pf is not None else None
+    return loss_side_liquidation_price(w.snapshot, p, w.model)
+
+
+def _leg_distance(s: AccountSnapshot, p: Position, w: Work) -> float | None:
+    leg = find_position(s, p.symbol, p.side)
+    if leg is None:
+        return None
+    return distance_pct(leg.mark_price, loss_side_liquidation_price(s, leg, w.model))
+
+
 def _no_room(w: Work, p: Position, problem: str, liq_text: str, ep: str) -> None:
-    """Liquidation is within the buffer of the mark: no stop can sit between them. Reduce first."""
+    """Liquidation is within the buffer of the mark: no stop can sit between them. Reduce the
+    symbol (net side first, never growing its net exposure) until a stop fits."""
     lim = w.limits
-    current = find_position(w.working, p.symbol, p.side)
-    if current is None:
+    if find_position(w.working, p.symbol, p.side) is None:
         return
     need = lim.default_stop_pct + lim.stop_buffer_pct
-    contracts, _, after = cut_for_liquidation_distance(w.working, current, need, w.fee, w.model)
-    if contracts <= 0:
+
+    def ok(s: AccountSnapshot) -> bool:
+        d = _leg_distance(s, p, w)
+        return d is None or d >= need
+
+    cuts, _ = smallest_symbol_cut(w.working, p.symbol, ok, w.fee)
+    if not cuts:
         return  # earlier cuts this cycle already make room; the stop follows next cycle
-    if contracts >= current.contracts:
-        action = f"close {qty(contracts)}"
-    else:
-        after_text = "none" if after is None else f"{after:.1f}% from mark"
-        action = f"reduce {qty(contracts)} of {qty(current.contracts)} (liquidation then {after_text})"
-    reason = (
-        f"{problem}, and liquidation {liq_text} is within {lim.stop_buffer_pct:g}% of mark "
-        f"{num(p.mark_price)}: no stop can fire before it → {action} so a stop fits"
-    )
+    after = _leg_distance(apply_symbol_cut(w.working, p.symbol, cuts, w.fee), p, w)
+    after_text = "none" if after is None else f"{after:.1f}% from mark"
+    for side, contracts in cuts:
+        current = find_position(w.working, p.symbol, side)
+        assert current is not None
+        if contracts >= current.contracts:
+            action = f"close {short(p.symbol)} {side.value} {qty(contracts)}"
+        else:
+            action = (
+                f"reduce {short(p.symbol)} {side.value} {qty(contracts)} of {qty(current.contracts)} "
+                f"(liquidation then {after_text})"
+            )
+        reason = (
+            f"{problem}, and liquidation {liq_text} is within {lim.stop_buffer_pct:g}% of mark "
+            f"{num(p.mark_price)}: no stop can fire before it → {action} so a stop fits"
+        )
+        w.cut(
+            RULE_STOP, current, contracts, reason, ep if side is p.side else f"{ep}:{side.value}", "critical"
+        )
     w.reducing.append(f"no room for a stop on {short(p.symbol)}")
-    w.cut(RULE_STOP, p, contracts, reason, ep, "critical")
 
 
 def _orphans(w: Work) -> None:
