@@ -1,0 +1,75 @@
+"""Field types of the settings (with their one-line messages) and the rules between fields.
+
+A rule that involves several fields (``halt < reduce < flatten``) reports each field it concerns:
+`raise_rules` packs them into one pydantic error that `guardbot.config.messages` expands again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, Field
+from pydantic_core import PydanticCustomError
+
+RULES_ERROR = "guardbot_rules"
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.fullmatch(value):
+        # Do not echo the value: a secret pasted here by mistake must not reach the terminal.
+        raise ValueError(
+            "must be the NAME of an environment variable (letters, digits and _), not the secret itself"
+        )
+    return value
+
+
+def _url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError('must be an http:// or https:// URL, e.g. "http://127.0.0.1:8765"')
+    return value.rstrip("/")
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+EnvVarName = Annotated[str, AfterValidator(_env_name)]
+Url = Annotated[str, AfterValidator(_url)]
+NonEmptyStr = Annotated[str, AfterValidator(_non_empty)]
+Pct = Annotated[float, Field(gt=0, lt=100)]  # a percentage strictly between 0 and 100
+Positive = Annotated[float, Field(gt=0)]
+
+
+Problem = tuple[tuple[str | int, ...], str, Any, tuple[tuple[str | int, ...], ...]]
+"""(location relative to the model, message, offending value, other locations involved)."""
+
+
+def raise_rules(problems: list[Problem]) -> None:
+    """Raise one pydantic error carrying several field-level problems; `format_errors` expands it."""
+    if problems:
+        summary = "; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg, _, _ in problems)
+        raise PydanticCustomError(RULES_ERROR, "{summary}", {"summary": summary, "problems": problems})
+
+
+def ordered(model: BaseModel, names: Sequence[str], what: str) -> list[Problem]:
+    """Each level must be strictly below the next one."""
+    out: list[Problem] = []
+    for low, high in itertools.pairwise(names):
+        lo, hi = getattr(model, low), getattr(model, high)
+        if lo >= hi:
+            out.append(((low,), f"must be less than {high} ({num(hi)}); {what}", lo, ((high,),)))
+    return out
+
+
+def num(value: Any) -> str:
+    """0.0 -> "0", 0.5 -> "0.5": bounds read as a person would write them."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
