@@ -205,6 +205,7 @@ class GuardConfig(_Section):
     blind_after_failures: Annotated[int, Field(ge=1)] = 3
     max_snapshot_age_s: Positive = 60
     halted_manual_position_policy: Literal["alert", "close"] = "alert"
+    flatten_cancels: Literal["all", "guardbot"] = "all"
     leverage_warn: Positive = 5.0
     leverage_hard: Positive = 8.0
     max_symbol_notional_pct: Positive = 200.0

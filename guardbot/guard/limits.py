@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 PriorityKey = Literal["unprotected", "correlated", "maintenance"]
 PRIORITY_KEYS: tuple[PriorityKey, ...] = ("unprotected", "correlated", "maintenance")
 ManualPolicy = Literal["alert", "close"]
+FlattenCancels = Literal["all", "guardbot"]
 
 
 class GuardConfigLike(Protocol):
@@ -61,6 +62,8 @@ class GuardConfigLike(Protocol):
     def max_snapshot_age_s(self) -> float: ...
     @property
     def halted_manual_position_policy(self) -> str: ...
+    @property
+    def flatten_cancels(self) -> str: ...
     @property
     def leverage_warn(self) -> float: ...
     @property
@@ -118,6 +121,7 @@ class GuardLimits:
     blind_after_failures: int = 3
     max_snapshot_age_s: float = 60.0
     halted_manual_position_policy: ManualPolicy = "alert"
+    flatten_cancels: FlattenCancels = "all"  # which opening orders a flatten cancels
     # exposure
     leverage_warn: float = 5.0
     leverage_hard: float = 8.0
@@ -181,6 +185,10 @@ class GuardLimits:
                 f"guard.halted_manual_position_policy: expected 'alert' or 'close', "
                 f"got {self.halted_manual_position_policy!r}"
             )
+        if self.flatten_cancels not in ("all", "guardbot"):
+            raise ValueError(
+                f"guard.flatten_cancels: expected 'all' or 'guardbot', got {self.flatten_cancels!r}"
+            )
         bad = [k for k in self.reduce_priority if k not in PRIORITY_KEYS]
         if bad:
             raise ValueError(f"guard.reduce_priority: unknown {bad}; expected items of {list(PRIORITY_KEYS)}")
@@ -226,6 +234,7 @@ class GuardLimits:
             blind_after_failures=int(g.blind_after_failures),
             max_snapshot_age_s=float(g.max_snapshot_age_s),
             halted_manual_position_policy="close" if policy == "close" else "alert",
+            flatten_cancels="guardbot" if g.flatten_cancels == "guardbot" else "all",
             leverage_warn=float(g.leverage_warn),
             leverage_hard=float(g.leverage_hard),
             max_symbol_notional_pct=float(g.max_symbol_notional_pct),

@@ -28,6 +28,19 @@ def closes_side(order: Order, mode: PositionMode) -> Side | None:
     return Side.LONG if order.side == "sell" else Side.SHORT
 
 
+def opens_side(order: Order, mode: PositionMode) -> Side | None:
+    """The position side an order would open or add to (None for an order that can only reduce).
+
+    A resting limit entry, or a breakout stop-entry, is what a bracket's stop is waiting for."""
+    if is_reducing(order, mode):
+        return None
+    if order.position_side in ("long", "short"):
+        return Side(order.position_side)
+    if order.side not in ("buy", "sell"):
+        return None
+    return Side.LONG if order.side == "buy" else Side.SHORT
+
+
 def stops_for(snapshot: AccountSnapshot, position: Position) -> list[Order]:
     """Reducing stop orders on the position's symbol and exit side (any trigger, any size)."""
     return [

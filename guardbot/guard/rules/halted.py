@@ -1,11 +1,15 @@
 """While the account is HALTED: cancel guardbot's own resting entry orders, and deal with positions
-the trader opens by hand (`halted_manual_position_policy`: "alert" only, or "close" reduce-only)."""
+the trader opens by hand (`halted_manual_position_policy`: "alert" only, or "close" reduce-only).
+
+Flatten means flat: once a lock reaches "flatten" (margin-ratio or drawdown flatten), every order
+that could open a position again is cancelled too — the trader's as well as guardbot's with
+`flatten_cancels = "all"` (the default), only guardbot's with "guardbot"."""
 
 from __future__ import annotations
 
 from guardbot.guard.context import Condition, Work, episode
 from guardbot.guard.decisions import RULE_HALTED, num, qty, short
-from guardbot.guard.protection import is_our_entry
+from guardbot.guard.protection import is_our_entry, opens_side
 from guardbot.guard.whatif import lot_step
 from guardbot.risk.precision import round_down
 
@@ -16,16 +20,21 @@ def check(w: Work) -> None:
         return
     locked_at = st.locked_at_ms or w.now_ms
     snap = w.snapshot
+    flat = st.lock_level == "flatten" and w.limits.flatten_cancels == "all"
     for o in snap.open_orders:
-        if not is_our_entry(o, snap.position_mode):
+        ours = is_our_entry(o, snap.position_mode)
+        if not ours and not (flat and opens_side(o, snap.position_mode) is not None):
             continue
         what = f"{o.side} {qty(o.amount or 0.0)} {short(o.symbol)}"
         if o.price is not None:
             what += f" @ {num(o.price)}"
+        elif o.trigger_price is not None:
+            what += f" on trigger {num(o.trigger_price)}"
+        whose = "guardbot entry order" if ours else "opening order (flatten cancels every one)"
         w.act(
             RULE_HALTED,
             "cancel_order",
-            f"HALTED ({st.lock_reason}): cancel guardbot entry order {what}",
+            f"HALTED ({st.lock_reason}): cancel {whose} {what}",
             f"{RULE_HALTED}:{o.symbol}:{o.id or o.client_order_id}:{locked_at}",
             "warning",
             symbol=o.symbol,

@@ -11,7 +11,8 @@ before the cross liquidation price. Otherwise, once the position is older than
   trigger, moved inside the liquidation buffer if needed;
 - no room for a stop at all (liquidation within the buffer of the mark) -> reduce the position
   until a stop fits, and say why.
-A reducing stop whose position is gone (an orphan) is cancelled after the same grace period.
+A reducing stop whose position is gone (an orphan) is cancelled after the same grace period, unless
+an order that would open that position still rests (the stop of a bracket waiting for its entry).
 Stops are placed for dust positions too: it is the one thing dust does get.
 """
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 from guardbot.domain import AccountSnapshot, MarginMode, Order, Position, Side
 from guardbot.guard.context import Condition, Work, episode
 from guardbot.guard.decisions import RULE_STOP, num, qty, short
-from guardbot.guard.protection import closes_side, covers, stops_for, triggers_on_right_side
+from guardbot.guard.protection import closes_side, covers, opens_side, stops_for, triggers_on_right_side
 from guardbot.guard.symbol_cuts import apply_symbol_cut, smallest_symbol_cut
 from guardbot.guard.whatif import find_position, lot_step
 from guardbot.risk.account import loss_side_liquidation_price
@@ -229,13 +230,17 @@ def _no_room(w: Work, p: Position, problem: str, liq_text: str, ep: str) -> None
 
 
 def _orphans(w: Work) -> None:
+    """Cancel a reducing stop that has nothing left to protect: no position on its side, and no
+    resting order that would open one (a limit entry and its stop form a bracket: the stop waits for
+    the fill, and must be there the moment it happens)."""
     snap = w.snapshot
     held = {p.key for p in snap.positions}
+    awaited = {(o.symbol, side) for o in snap.open_orders if (side := opens_side(o, snap.position_mode))}
     for o in snap.open_orders:
         if not o.is_stop:
             continue
         side = closes_side(o, snap.position_mode)
-        if side is None or (o.symbol, side) in held:
+        if side is None or (o.symbol, side) in held or (o.symbol, side) in awaited:
             continue
         ident = o.id or o.client_order_id or f"{o.symbol}:{o.trigger_price}"
         first = w.seen(f"order|{ident}")
