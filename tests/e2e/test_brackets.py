@@ -74,8 +74,7 @@ async def test_a_bracket_stop_whose_entry_is_gone_is_an_orphan_again(make_rig: R
 
 async def test_a_flatten_also_cancels_the_orders_that_could_reopen_a_position(make_rig: RigFactory) -> None:
     rig = make_rig(limits(margin_ratio_warn=0.5, margin_ratio_reduce=0.7, margin_ratio_flatten=0.9))
-    key = rig.acct.api_key
-    entry_id, stop_id = bracket(rig, limit=80_000, stop=78_000)  # placed while the account was healthy
+    entry_id, _ = bracket(rig, limit=80_000, stop=78_000)  # placed while the account was healthy
     _stress(rig)
     await rig.start()
     await rig.cycles(3)

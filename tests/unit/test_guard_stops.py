@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from test_guard_support import (
     BTC,
@@ -144,7 +146,8 @@ def test_a_take_profit_or_wrong_side_order_is_not_protection() -> None:
 
 def test_orphan_stop_is_cancelled_after_the_grace_period_only() -> None:
     orphan = stop(ETH, "sell", 5, 2_800, "orphan-1")
-    entry_stop = stop(ETH, "buy", 5, 3_300, "breakout", reduce_only=False)  # a trader's entry: left alone
+    # a trader's breakdown entry (opens a short): left alone, and it does not wait for a long's stop
+    entry_stop = stop(ETH, "sell", 5, 2_700, "breakdown", reduce_only=False)
     s = book(
         100_000,
         pos(BTC, Side.LONG, 1, 50_000),
@@ -155,6 +158,21 @@ def test_orphan_stop_is_cancelled_after_the_grace_period_only() -> None:
     later, _ = run(s, st, LIM, AFTER_GRACE)
     [d] = kinds(later, "cancel_order")
     assert d.order_id == "orphan-1" and "orphan" in d.reason
+
+
+def test_a_stop_waiting_for_a_resting_entry_on_its_side_is_not_an_orphan() -> None:
+    """A breakout buy entry and its protective sell stop: a bracket, kept until the entry goes."""
+    waiting = stop(ETH, "sell", 5, 2_800, "bracket-stop")
+    entry = stop(ETH, "buy", 5, 3_300, "breakout", reduce_only=False)
+    s = book(100_000, orders=[waiting, entry])
+    _, st = run(s, None, LIM, T0)
+    later, st = run(s, st, LIM, AFTER_GRACE)
+    assert not kinds(later, "cancel_order")
+    gone = dataclasses.replace(s, open_orders=(waiting,))  # the entry was cancelled
+    _, st = run(gone, st, LIM, AFTER_GRACE + 1)
+    after, _ = run(gone, st, LIM, AFTER_GRACE * 3)
+    [d] = kinds(after, "cancel_order")
+    assert d.order_id == "bracket-stop"
 
 
 def test_stop_quantity_is_rounded_down_to_the_lot_step() -> None:
