@@ -17,11 +17,12 @@ from typing import Any
 
 import ccxt.async_support as ccxt
 
-from guardbot.domain import AccountSnapshot, Side
+from guardbot.domain import AccountSnapshot, CashFlow, Side
 from guardbot.exchange.errors import SnapshotError
 from guardbot.exchange.gateway import ActionResult, OrderGateway
 from guardbot.execution import DecisionExecutor, describe_action
 from guardbot.guard import Decision, GuardLimits, GuardState, evaluate, evaluate_blind
+from guardbot.guard.cashflow import FlowInput, ledger_since, wallet_moved
 from guardbot.guard.state import initial_state
 from guardbot.notify.base import Alert, Notifier
 from guardbot.risk.account import AccountFigures, measure_account
@@ -118,9 +119,11 @@ class AccountGuard:
         limits: GuardLimits,
         *,
         clock: Callable[[], int] = now_ms,
+        read_cash_flows: Callable[[int], Awaitable[list[CashFlow] | None]] | None = None,
     ) -> None:
         self.name = name
         self._read = read_snapshot
+        self._read_flows = read_cash_flows
         self.gateway = gateway
         self.journal = journal
         self.notifier = notifier
@@ -210,6 +213,7 @@ class AccountGuard:
             self.last = outcome
             return outcome
 
+        flows = await self._cash_flows(snapshot, ts) if wallet_moved(self.state, snapshot) else None
         decisions, self.state = evaluate(
             snapshot,
             figures,
@@ -219,6 +223,7 @@ class AccountGuard:
             betas=self.betas,
             correlations=self.correlations,
             account=self.name,
+            flows=flows,
         )
         await self.journal.record_snapshot(
             self.name,
@@ -232,6 +237,18 @@ class AccountGuard:
         await self.save_state(ts)
         self.last = outcome
         return outcome
+
+    async def _cash_flows(self, snapshot: AccountSnapshot, ts: int) -> FlowInput:
+        """The venue's ledger since the last accounted entry, read only when the wallet moved."""
+        if self._read_flows is None:
+            return FlowInput(None, feed=False)
+        try:
+            entries = await self._read_flows(ledger_since(self.state, ts))
+        except (ccxt.BaseError, OSError) as exc:
+            # the drawdown waits for the ledger rather than take a transfer for a loss
+            log.warning("%s: cannot read the ledger (%s: %s)", self.name, type(exc).__name__, exc)
+            return FlowInput(None, feed=True)
+        return FlowInput(None if entries is None else tuple(entries), feed=entries is not None)
 
     async def _apply(
         self, decisions: list[Decision], snapshot: AccountSnapshot | None, ts: int, outcome: CycleOutcome

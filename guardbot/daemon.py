@@ -163,7 +163,13 @@ class Daemon:
                 session = await stack.enter_async_context(open_account(account.name, s))
                 self.sessions[account.name] = session
                 guard = AccountGuard(
-                    account.name, session.snapshot, session.gateway(), journal, self.notifier, limits
+                    account.name,
+                    session.snapshot,
+                    session.gateway(),
+                    journal,
+                    self.notifier,
+                    limits,
+                    read_cash_flows=session.cash_flows,
                 )
                 await guard.start()
                 self.guards.append(guard)

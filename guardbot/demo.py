@@ -153,6 +153,7 @@ async def run_demo(
         _DemoNotifier(engine, out),
         limits,
         clock=lambda: engine.now_ms,
+        read_cash_flows=session.cash_flows,
     )
     out(f"emulator at {base_url}: scenario '{scenario.name}' ({scenario.description})")
     out(

@@ -172,6 +172,17 @@ class Order:
 
 
 @dataclass(frozen=True, slots=True)
+class CashFlow:
+    """Money moved into (+) or out of (−) the wallet by something other than trading: a deposit, a
+    withdrawal, a transfer between accounts, a bonus. As the venue's ledger reports it."""
+
+    id: str
+    ts_ms: int
+    amount: float  # signed, settle currency
+    kind: str = "transfer"  # ccxt's ledger type: transfer, deposit, withdrawal, cashback, rebate, ...
+
+
+@dataclass(frozen=True, slots=True)
 class AccountSnapshot:
     """The account at one instant: everything the risk core needs and nothing it must fetch.
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 import ccxt.async_support as ccxt
 
 from guardbot.config import AccountConfig, Settings
-from guardbot.domain import AccountSnapshot, PositionMode
+from guardbot.domain import AccountSnapshot, CashFlow, PositionMode
 from guardbot.exchange.cache import TiersCache
+from guardbot.exchange.cashflows import read_cash_flows
 from guardbot.exchange.client import make_client
 from guardbot.exchange.gateway import JournalHook, OrderGateway, RetryPolicy
 from guardbot.exchange.reader import read_snapshot
@@ -35,6 +36,10 @@ class AccountSession:
         for gw in self._gateways:
             gw.position_mode = snap.position_mode
         return snap
+
+    async def cash_flows(self, since_ms: int) -> list[CashFlow] | None:
+        """Deposits, withdrawals and transfers since `since_ms` (None: the venue has no ledger)."""
+        return await read_cash_flows(self.client, self.account.settle_currency, since_ms)
 
     def gateway(
         self,

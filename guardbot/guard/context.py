@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guardbot.domain import AccountSnapshot, Position, Side
+from guardbot.guard.cashflow import FlowOutcome
 from guardbot.guard.decisions import Decision, DecisionKind, Level
 from guardbot.guard.limits import GuardLimits
 from guardbot.guard.state import GuardState
@@ -67,6 +68,7 @@ class Work:
     actions: list[Decision] = field(default_factory=list)
     reducing: list[str] = field(default_factory=list)  # why the account is REDUCING this cycle
     closing: set[tuple[str, Side]] = field(default_factory=set)
+    flow: FlowOutcome | None = None  # money moved in or out since the last reading (cashflow.py)
 
     def __post_init__(self) -> None:
         self.working = self.snapshot

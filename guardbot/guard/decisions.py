@@ -35,6 +35,7 @@ RULE_NET_BETA = "net_beta"
 RULE_BLIND = "blind"
 RULE_STATE = "trading_state"
 RULE_HALTED = "halted"
+RULE_CASH_FLOW = "cash_flow"
 
 
 @dataclass(frozen=True)

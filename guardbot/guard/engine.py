@@ -17,8 +17,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from guardbot.domain import AccountSnapshot, TradingState
+from guardbot.guard.cashflow import FlowInput, account_for_flows
+from guardbot.guard.cashflow import describe as describe_flow
 from guardbot.guard.context import LEVEL_RANK, Work, episode
-from guardbot.guard.decisions import RULE_BLIND, RULE_STATE, Decision, Level
+from guardbot.guard.decisions import RULE_BLIND, RULE_CASH_FLOW, RULE_STATE, Decision, Level
 from guardbot.guard.limits import GuardLimits
 from guardbot.guard.rules import drawdown, exposure, halted, liquidation, margin, stops
 from guardbot.guard.state import GuardState
@@ -69,8 +71,12 @@ def evaluate(
     betas: Mapping[str, float] | None = None,
     correlations: Mapping[tuple[str, str], float] | None = None,
     account: str | None = None,
+    flows: FlowInput | None = None,
 ) -> tuple[list[Decision], GuardState]:
-    """Decide on one whole, fresh snapshot (`figures = measure_account(snapshot)`)."""
+    """Decide on one whole, fresh snapshot (`figures = measure_account(snapshot)`).
+
+    `flows`: the venue's ledger as read this cycle (deposits, withdrawals, transfers), so money
+    moved is never taken for profit or loss (see cashflow.py)."""
     name = account or snapshot.account or ""
     if (
         snapshot.timestamp_ms is not None
@@ -85,9 +91,11 @@ def evaluate(
             account=name,
         )
 
+    flow, based = account_for_flows(state, snapshot, flows, now_ms)
     w = Work(
-        snapshot, figures, state, limits, now_ms, name, model_for(snapshot.exchange), betas, correlations
+        snapshot, figures, based, limits, now_ms, name, model_for(snapshot.exchange), betas, correlations
     )
+    w.flow = flow
     drawdown.check(w)
     margin.check(w)
     liquidation.check(w)
@@ -124,6 +132,27 @@ def evaluate(
             )
         )
     decisions.extend(sorted(w.actions, key=lambda d: _KIND_ORDER[d.kind]))
+    flow_text = describe_flow(flow, state, based, snapshot.settle_currency)
+    if flow_text and not (flow.hold and state.unexplained_cycles):  # a hold is said once
+        decisions.append(
+            Decision(
+                RULE_CASH_FLOW,
+                "alert",
+                name,
+                flow_text,
+                f"{RULE_CASH_FLOW}:account:-:{now_ms}",
+                "warning" if flow.presumed else "info",
+                details={
+                    "amount": flow.amount,
+                    "presumed": flow.presumed,
+                    "hold": flow.hold,
+                    "jump": flow.jump,
+                    "ledger": [
+                        {"id": f.id, "ts": f.ts_ms, "amount": f.amount, "kind": f.kind} for f in flow.reported
+                    ],
+                },
+            )
+        )
 
     # alerts: start / escalate / ease / clear
     old = _active(state)

@@ -11,6 +11,7 @@ Keys used in the mappings (strings, stable across versions):
 - `consecutive`: "<condition key>@<level>" -> consecutive readings at or beyond that level.
 - `active_conditions`: "<condition key>=<level>" for every condition that has been alerted.
 - `targets`: "<symbol>|<side>" -> contracts to keep, set when a drawdown reduce/flatten trips.
+- `last_legs`: "<symbol>|<side>" -> (contracts, entry, mark) at the last good snapshot.
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ class GuardState:
     locked_at_ms: int | None = None
     targets: Mapping[str, float] = field(default_factory=dict)
     recent_equity: tuple[float, ...] = ()  # last readings; the HWM only rises to their minimum
+    # cash flows: what the wallet and the book looked like last time, to tell a transfer from PnL
+    last_wallet: float | None = None
+    last_legs: Mapping[str, tuple[float, float, float]] = field(
+        default_factory=dict
+    )  # contracts, entry, mark
+    flow_ids: tuple[str, ...] = ()  # ledger ids already accounted for (the latest ones)
+    flow_cursor_ms: int | None = None  # read the venue's ledger from here on
+    unexplained_cycles: int = 0  # cycles the wallet has moved with no trade and no ledger entry
 
     @property
     def locked(self) -> bool:
@@ -73,6 +82,11 @@ class GuardState:
             "locked_at_ms": self.locked_at_ms,
             "targets": dict(sorted(self.targets.items())),
             "recent_equity": list(self.recent_equity),
+            "last_wallet": self.last_wallet,
+            "last_legs": {k: list(v) for k, v in sorted(self.last_legs.items())},
+            "flow_ids": list(self.flow_ids),
+            "flow_cursor_ms": self.flow_cursor_ms,
+            "unexplained_cycles": self.unexplained_cycles,
         }
 
     def to_json(self) -> str:
@@ -112,8 +126,16 @@ class GuardState:
                 locked_at_ms=_opt_int(data.get("locked_at_ms")),
                 targets={str(k): float(v) for k, v in dict(data.get("targets") or {}).items()},
                 recent_equity=tuple(float(x) for x in data.get("recent_equity") or ()),
+                last_wallet=_opt_float(data.get("last_wallet")),
+                last_legs={
+                    str(k): (float(v[0]), float(v[1]), float(v[2]))
+                    for k, v in dict(data.get("last_legs") or {}).items()
+                },
+                flow_ids=tuple(str(x) for x in data.get("flow_ids") or ()),
+                flow_cursor_ms=_opt_int(data.get("flow_cursor_ms")),
+                unexplained_cycles=int(data.get("unexplained_cycles", 0)),
             )
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"guard state: malformed value ({exc})") from None
 
     @classmethod

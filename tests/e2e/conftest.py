@@ -121,6 +121,7 @@ class GuardRig:
             self.notifier,
             self.limits,
             clock=lambda: engine.now_ms,
+            read_cash_flows=self._session.cash_flows,
         )
         return await self._guard.start()
 

@@ -38,9 +38,17 @@ B = pos(BTC, Side.LONG, 1, 50_000)
 E = pos(ETH, Side.LONG, 10, 3_000)
 
 
+WALLET = 10_000.0
+
+
 def account(equity: float, *extra: Order, positions: tuple[Position, ...] = (B, E)) -> AccountSnapshot:
-    """Positions at their entry, so equity is the wallet."""
-    return book(equity, *positions, orders=[*(protect(p) for p in positions), *extra])
+    """A wallet of 10,000 and BTC's mark moved so that equity is `equity`: gains and losses are
+    unrealized PnL, as in a market move (a wallet that jumps with no trade is a transfer, which the
+    drawdown rules do not count; see test_guard_cashflow.py)."""
+    marked = tuple(
+        p.at_mark(p.entry_price + (equity - WALLET) / p.size) if p.symbol == BTC else p for p in positions
+    )
+    return book(WALLET, *marked, orders=[*(protect(p) for p in marked), *extra])
 
 
 def feed(

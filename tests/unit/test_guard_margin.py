@@ -53,7 +53,9 @@ def test_one_bad_reading_does_not_trip() -> None:
     st = None
     for i, s in enumerate([bad, good, bad, good, bad]):
         decisions, st = run(s, st, LIM, T0 + i * 10_000)
-        assert decisions == [], f"reading {i} acted on an unconfirmed level"
+        # (the wallet jumping with no trade is said as a presumed transfer; nothing else may happen)
+        acted = [d for d in decisions if d.rule != "cash_flow"]
+        assert acted == [], f"reading {i} acted on an unconfirmed level"
 
 
 def test_reduce_cuts_unprotected_first_back_to_target() -> None:

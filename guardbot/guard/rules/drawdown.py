@@ -7,6 +7,9 @@ high-water mark and the cut targets are in the persisted state, so a restart cha
 
 The high-water mark only rises to the *minimum* of the last `confirm_readings` equities: one bad
 reading (a glitching mark) cannot lift the peak and fake a drawdown on the next, normal reading.
+
+Money moved in or out (cashflow.py) has already re-based the peak, the day's start and the recent
+readings when this rule runs: a withdrawal is not a loss, a deposit does not hide one.
 """
 
 from __future__ import annotations
@@ -25,6 +28,13 @@ KEY = "drawdown|account"
 def check(w: Work) -> None:
     lim, st = w.limits, w.state
     equity = w.figures.equity
+    if w.flow is not None and w.flow.hold:
+        # the wallet moved with no trade and no ledger entry yet: money moved, most likely. Measure
+        # nothing (no new level, no new peak) until the ledger says what it was.
+        w.reading(KEY, f"drawdown not measured: the wallet moved by {num(w.flow.jump)} with no trade")
+        _hold(w)
+        _enforce_targets(w)
+        return
     recent = (*st.recent_equity, equity)[-lim.confirm_readings :]
     hwm = st.high_water_mark
     if hwm is None or hwm <= 0:
@@ -78,6 +88,19 @@ def check(w: Work) -> None:
         )
         _lock(w, level, reason)
     _enforce_targets(w)
+
+
+def _hold(w: Work) -> None:
+    """Keep the drawdown's hysteresis counters and its alerted level as they are for this reading."""
+    for key, n in w.state.consecutive.items():
+        if key.startswith(f"{KEY}@"):
+            w.consecutive[key] = n
+    for item in w.state.active_conditions:
+        key, _, level = item.rpartition("=")
+        if key == KEY:
+            w.raise_condition(
+                Condition(KEY, RULE_DRAWDOWN, level, "warning", "held while a transfer is checked")
+            )
 
 
 def _lock(w: Work, level: str, reason: str) -> None:

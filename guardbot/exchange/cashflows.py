@@ -1,0 +1,45 @@
+"""Reading money moved in and out of an account (deposits, withdrawals, transfers) from its ledger.
+
+Each venue's ledger comes through ccxt's unified `fetch_ledger` (Binance USDⓈ-M: `GET
+/fapi/v1/income`; Bybit: the unified account's transaction log; Hyperliquid: the non-funding ledger
+updates). Only the kinds that are not trading count: transfers, deposits, withdrawals, bonuses,
+rebates and referral payouts; realized PnL, commissions, funding and settlements are trading and
+stay in the PnL. See docs/exchanges.md for what each venue reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import ccxt.async_support as ccxt
+
+from guardbot.domain import CashFlow
+from guardbot.exchange.convert import num
+
+# ccxt's unified ledger types that are money moved, not trading
+CASH_FLOW_KINDS = frozenset({"transfer", "deposit", "withdrawal", "cashback", "rebate", "referral"})
+_LIMITS = {"binanceusdm": 1000, "aster": 1000}  # the venue's page size (others: ccxt's default)
+
+
+async def read_cash_flows(client: ccxt.Exchange, settle: str, since_ms: int) -> list[CashFlow] | None:
+    """Cash flows of the settle currency since `since_ms`, oldest first; None when ccxt cannot read
+    this venue's ledger (the guard then presumes a transfer from an unexplained wallet jump)."""
+    if not client.has.get("fetchLedger"):
+        return None
+    rows = await client.fetch_ledger(None, since_ms, _LIMITS.get(client.id))
+    flows = [f for f in (cash_flow_of(r, settle) for r in rows) if f is not None]
+    return sorted(flows, key=lambda f: (f.ts_ms, f.id))
+
+
+def cash_flow_of(row: Mapping[str, Any], settle: str) -> CashFlow | None:
+    """A ccxt ledger entry as a cash flow, or None for trading entries and other currencies."""
+    kind = str(row.get("type") or "")
+    currency = row.get("currency")
+    amount = num(row.get("amount"))
+    if kind not in CASH_FLOW_KINDS or amount is None or (currency and currency != settle):
+        return None
+    signed = -abs(amount) if row.get("direction") == "out" else abs(amount)
+    ts = int(num(row.get("timestamp")) or 0)
+    ident = str(row.get("id") or f"{ts}:{kind}:{signed}")
+    return CashFlow(ident, ts, signed, kind)
