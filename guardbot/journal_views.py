@@ -59,9 +59,12 @@ def describe(item: HistoryItem) -> str:
     if isinstance(r, ActionRow):
         qty = "" if r.quantity is None else f" {r.quantity:g}"
         at = "" if r.trigger_price is None else f" @ {r.trigger_price:g}"
+        if r.price is not None and r.trigger_price is None:
+            at = f" limit {r.price:g}"
         dry = " (dry-run)" if r.dry_run else ""
         return (
-            f"action {r.kind} {r.side or ''}{qty} {r.symbol or ''}{at} [{r.status}]{dry} {r.client_order_id}"
+            f"action {r.kind} {r.side or ''}{qty} {r.symbol or ''}{at} [{action_status(r)}]{dry} "
+            f"{r.client_order_id}"
         )
     if isinstance(r, TransitionRow):
         return f"state {r.from_state} -> {r.to_state}: {r.reason}"
@@ -70,6 +73,22 @@ def describe(item: HistoryItem) -> str:
     if isinstance(r, SnapshotRow):
         return f"snapshot equity {r.equity:,.2f}"
     return str(r)
+
+
+_ORDER_STATE_WORDS = {
+    "open": "resting",
+    "filled": "filled",
+    "canceled": "cancelled",
+    "expired": "expired unfilled",
+    "rejected": "rejected",
+}
+
+
+def action_status(r: ActionRow) -> str:
+    """`confirmed` alone does not say whether an order rests or filled: say which."""
+    if r.order_state is None or r.kind.value in ("cancel", "set_leverage"):
+        return str(r.status)
+    return f"{r.status}, {_ORDER_STATE_WORDS.get(r.order_state.value, r.order_state.value)}"
 
 
 def history_rows(

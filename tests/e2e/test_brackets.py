@@ -3,6 +3,7 @@ flat (the orders that could re-open a position are cancelled too)."""
 
 from __future__ import annotations
 
+from guardbot.journal_views import describe
 from guardbot.sim import OrderRequest
 from guardbot.store.rows import OrderState
 
@@ -128,3 +129,8 @@ async def test_history_says_resting_or_filled(make_rig: RigFactory) -> None:
     assert states == {"stop": OrderState.OPEN, "reduce": OrderState.FILLED}
     texts = "\n".join(a.text for a in rig.notifier.alerts)
     assert "[placed, resting]" in texts and "[filled]" in texts and "[done]" not in texts
+    # `guardbot history` and /history read the journal through the same lines
+    with rig.reader() as r:
+        lines = [describe(i) for i in r.history(0, account=rig.name, kinds=["action"])]
+    assert any("stop sell" in x and "[confirmed, resting]" in x for x in lines), lines
+    assert any("reduce sell" in x and "[confirmed, filled]" in x for x in lines), lines
