@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from guardbot.domain import AccountSnapshot, Side, base_asset
+from guardbot.domain import AccountSnapshot, Side
+from guardbot.errors import UserError
+from guardbot.operator.sizing import resolve_symbol, sizing_limits
 from guardbot.render import (
     account_json,
     account_table,
@@ -24,32 +26,9 @@ from guardbot.render import (
 if TYPE_CHECKING:
     from guardbot.config import Settings
     from guardbot.risk.correlation import CorrelationReport
-    from guardbot.risk.sizing import SizingLimits
     from guardbot.store import JournalReader
 
 EXAMPLES = Path(__file__).parent / "examples"
-
-
-def one_line_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that carry a message meant for the user (printed without a traceback)."""
-    from guardbot.cli import UserError
-    from guardbot.config import ConfigError
-    from guardbot.exchange.errors import ExchangeSetupError, SnapshotError
-    from guardbot.risk.margin import MissingTiersError
-    from guardbot.risk.sizing import SizingError
-    from guardbot.snapshot_file import SnapshotFileError
-    from guardbot.store import JournalError
-
-    return (
-        UserError,
-        ConfigError,
-        SnapshotFileError,
-        SizingError,
-        MissingTiersError,
-        JournalError,
-        SnapshotError,
-        ExchangeSetupError,
-    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -58,27 +37,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(getattr(args, "config", None))
 
 
-def resolve_symbol(snapshot: AccountSnapshot, text: str) -> str:
-    """Accept the full ccxt symbol or just its base asset ("SOL" -> "SOL/USDT:USDT")."""
-    known = list(dict.fromkeys([*snapshot.tiers, *snapshot.mark_prices, *snapshot.symbols()]))
-    if text in known:
-        return text
-    matches = [s for s in known if base_asset(s).upper() == text.upper()]
-    if len(matches) == 1:
-        return matches[0]
-    from guardbot.cli import UserError
-
-    if len(matches) > 1:
-        raise UserError(f"symbol {text!r} is ambiguous: {', '.join(matches)}")
-    raise UserError(f"unknown symbol {text!r}: the snapshot knows {', '.join(known) or 'no symbols'}")
-
-
 _SHOCK = re.compile(r"^\s*([^=\s]+)\s*=\s*([+-]?\d+(?:\.\d+)?)\s*%?\s*$")
 
 
 def parse_shock(snapshot: AccountSnapshot, text: str) -> tuple[str, float]:
-    from guardbot.cli import UserError
-
     m = _SHOCK.match(text)
     if not m:
         raise UserError(f"--shock {text!r}: expected SYMBOL=PCT, like BTC=-10%")
@@ -179,23 +141,6 @@ def size(args: argparse.Namespace) -> int:
     return 0
 
 
-def sizing_limits(settings: Settings) -> SizingLimits:
-    from guardbot.risk.sizing import SizingLimits
-
-    r = settings.risk
-    return SizingLimits(
-        max_leverage=r.max_leverage,
-        default_leverage=r.default_leverage,
-        max_position_pct=r.max_position_pct,
-        taker_fee=r.taker_fee,
-        slippage_pct=r.slippage_pct,
-        stop_buffer_pct=settings.guard.stop_buffer_pct,
-        max_cluster_pct=r.max_cluster_pct,
-        sectors=r.sectors,
-        sector_caps=r.sector_caps,
-    )
-
-
 def config_check(args: argparse.Namespace) -> int:
     from guardbot.config import effective_config, render_effective_config
 
@@ -229,7 +174,6 @@ def snapshot(args: argparse.Namespace) -> int:
 
 
 def sim(args: argparse.Namespace) -> int:
-    from guardbot.cli import UserError
     from guardbot.sim.runner import serve
 
     try:
@@ -252,7 +196,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _reader(settings: Settings) -> JournalReader:
-    from guardbot.cli import UserError
     from guardbot.store import JournalReader
 
     path = Path(settings.storage.path)
@@ -316,8 +259,6 @@ def history(args: argparse.Namespace) -> int:
     try:
         since = parse_since(args.since)
     except ValueError as err:
-        from guardbot.cli import UserError
-
         raise UserError(str(err)) from None
     with _reader(_settings(args)) as reader:
         rows = history_rows(reader, since, int(time.time() * 1000), args.account)

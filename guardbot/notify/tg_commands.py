@@ -33,13 +33,14 @@ from telegram.ext import (
     filters,
 )
 
-from guardbot.commands import one_line_errors, resolve_symbol, sizing_limits
 from guardbot.config import Settings, TelegramConfig
 from guardbot.cycle import AccountGuard, positions_rows
 from guardbot.domain import AccountSnapshot, Side, TradingState
+from guardbot.errors import one_line_errors
 from guardbot.guard.state import entry_allowed, resume, set_paused
 from guardbot.journal_views import describe, parse_since
 from guardbot.notify import tg_format as fmt
+from guardbot.operator.sizing import resolve_symbol, sizing_limits
 from guardbot.risk.account import AccountFigures
 from guardbot.risk.correlation import Cluster
 from guardbot.risk.exposure import exposure_report
