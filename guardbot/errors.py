@@ -25,6 +25,11 @@ class UserError(Exception):
     """A mistake the user can fix; printed as one line."""
 
 
+class NotReady(UserError):
+    """The account cannot be looked at or acted on yet (no snapshot, the journal not open): the
+    message says why and is the whole answer."""
+
+
 @functools.cache
 def one_line_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that carry a message meant for the user (printed without a traceback).

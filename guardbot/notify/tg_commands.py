@@ -18,7 +18,7 @@ import secrets
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -33,20 +33,17 @@ from telegram.ext import (
     filters,
 )
 
-from guardbot.config import Settings, TelegramConfig
-from guardbot.cycle import AccountGuard, positions_rows
-from guardbot.domain import AccountSnapshot, Side, TradingState
-from guardbot.errors import one_line_errors
-from guardbot.guard.state import entry_allowed, resume, set_paused
-from guardbot.journal_views import describe, parse_since
+from guardbot.config import TelegramConfig
+from guardbot.cycle import AccountGuard
+from guardbot.domain import Side
+from guardbot.errors import NotReady, one_line_errors
 from guardbot.notify import tg_format as fmt
-from guardbot.operator.sizing import resolve_symbol, sizing_limits
-from guardbot.risk.account import AccountFigures
-from guardbot.risk.correlation import Cluster
-from guardbot.risk.exposure import exposure_report
-from guardbot.risk.sizing import SizingRequest, SizingResult, size_trade
-from guardbot.risk.stress import stress_report
-from guardbot.store import EventRow, HistoryItem, Journal
+from guardbot.operator import guards as look
+from guardbot.operator import trading
+from guardbot.operator.guards import GuardHost
+from guardbot.operator.journal import parse_since, recent_history
+from guardbot.operator.sizing import TradeRequest
+from guardbot.risk.sizing import SizingResult
 
 log = logging.getLogger("guardbot.telegram")
 
@@ -87,30 +84,8 @@ DESCRIPTIONS = {
 }
 
 
-_HISTORY_KINDS = ("decision", "transition", "action", "alert", "event")
-
-
-def _describe(item: HistoryItem) -> str:
-    if isinstance(item.row, EventRow):
-        return f"event {item.row.kind}: {item.row.text}"
-    return describe(item)
-
-
 class UsageError(Exception):
     """A malformed command: the message is the one-line reply."""
-
-
-class GuardHost(Protocol):
-    """What the commands need from the daemon (guardbot.daemon.Daemon provides it)."""
-
-    @property
-    def settings(self) -> Settings: ...
-    @property
-    def guards(self) -> list[AccountGuard]: ...
-    @property
-    def journal(self) -> Journal | None: ...
-    def guard(self, name: str) -> AccountGuard: ...
-    async def check_now(self, name: str | None = None) -> None: ...
 
 
 @dataclass(slots=True)
@@ -143,17 +118,7 @@ def parse_number(text: str, what: str, usage: str) -> float:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class TradeArgs:
-    symbol: str
-    side: Side
-    stop: float
-    entry: float | None
-    risk_amount: float | None
-    risk_pct: float | None
-
-
-def parse_trade(args: Sequence[str], usage: str) -> TradeArgs:
+def parse_trade(args: Sequence[str], usage: str) -> TradeRequest:
     """SYMBOL long|short STOP [ENTRY] [RISK]; ENTRY may be "-" (at mark), RISK "50" or "1%"."""
     if not 3 <= len(args) <= 5:
         raise UsageError(f"usage: {usage} (e.g. BTC long 58000 - 1%)")
@@ -179,21 +144,7 @@ def parse_trade(args: Sequence[str], usage: str) -> TradeArgs:
                 raise UsageError(f"RISK % must be at most 100, got {text!r}. Usage: {usage}")
         else:
             risk_amount = parse_number(text, "RISK", usage)
-    return TradeArgs(symbol, side, stop, entry, risk_amount, risk_pct)
-
-
-def group_cluster(
-    symbol: str, held: Sequence[str], correlations: Mapping[tuple[str, str], float] | None, threshold: float
-) -> Cluster | None:
-    """The correlated cluster `symbol` would join, from the guard's pairwise correlations."""
-    for group in fmt.correlated_groups([*held, symbol], correlations, threshold):
-        if symbol in group:
-            anchor = group[0]
-            signs = tuple(
-                1 if s == anchor or (correlations or {}).get((anchor, s), 1.0) >= 0 else -1 for s in group
-            )
-            return Cluster(group, signs)
-    return None
+    return TradeRequest(symbol, side, stop, entry, risk_amount, risk_pct)
 
 
 # ---------------------------------------------------------------------------- the handlers
@@ -207,7 +158,7 @@ def _command(name: str) -> Callable[[Handler], Handler]:
         async def run(self: CommandCenter, update: Update, context: Context) -> None:
             try:
                 await fn(self, update, context)
-            except UsageError as exc:
+            except (UsageError, NotReady) as exc:  # the message is the whole reply
                 await self.reply(update, fmt.esc(str(exc)))
             except one_line_errors() as exc:
                 await self.reply(update, "❌ " + fmt.esc(str(exc).splitlines()[0] if str(exc) else exc))
@@ -318,13 +269,8 @@ class CommandCenter:
         )
         return sent.message_id
 
-    def _journal(self) -> Journal | None:
-        if self.host.journal is not None:
-            return self.host.journal
-        return self.host.guards[0].journal if self.host.guards else None
-
     async def _event(self, account: str | None, kind: str, text: str, details: Mapping[str, Any]) -> None:
-        journal = self._journal()
+        journal = look.journal_of(self.host)
         if journal is None or journal.closed:
             return
         try:
@@ -349,21 +295,7 @@ class CommandCenter:
         raise UsageError(f"which account? one of {', '.join(names)}. Usage: {usage}")
 
     def _ccy(self, name: str) -> str:
-        try:
-            return self.host.settings.account(name).settle_currency
-        except Exception:
-            return "USDT"
-
-    @staticmethod
-    def _seen(guard: AccountGuard) -> tuple[AccountSnapshot, AccountFigures]:
-        last = guard.last
-        if last is None:
-            raise UsageError(f"{guard.name}: no snapshot yet (the first guard cycle has not run)")
-        if not last.ok or last.snapshot is None or last.figures is None:
-            raise UsageError(
-                f"{guard.name}: the last snapshot failed ({last.error}); try /stops to check now"
-            )
-        return last.snapshot, last.figures
+        return look.settle_currency(self.host.settings, name)
 
     def _user(self, update: Update) -> int | None:
         return update.effective_user.id if update.effective_user else None
@@ -387,20 +319,7 @@ class CommandCenter:
                 raise UsageError(
                     f"unknown account {unknown[0]!r}; accounts: {', '.join(names)}. Usage: /status"
                 )
-        views = []
-        for g in self.host.guards:
-            last = g.last
-            views.append(
-                fmt.AccountView(
-                    g.name,
-                    g.dry_run,
-                    g.state,
-                    last.figures if last else None,
-                    last.ts if last and last.ok else None,
-                    self._ccy(g.name),
-                    last.error if last and not last.ok else None,
-                )
-            )
+        views = look.guard_status(self.host)
         gc = self.host.settings.guard
         now = int(time.time() * 1000)
         await self.reply(update, fmt.status_html(views, gc.margin_ratio_warn, gc.margin_ratio_reduce, now))
@@ -410,10 +329,9 @@ class CommandCenter:
         guard, rest = self.pick(context.args or [], USAGE["positions"])
         if rest:
             raise UsageError(f"unexpected {' '.join(rest)!r}. Usage: {USAGE['positions']}")
-        snapshot, figures = self._seen(guard)
-        stops = {(r["symbol"], r["side"]): r["stop_price"] for r in positions_rows(snapshot, figures)}
+        view = look.positions(guard)
         text = fmt.positions_html(
-            guard.name, snapshot, figures, stops, int(time.time() * 1000), guard.dry_run
+            guard.name, view.snapshot, view.figures, view.stops, int(time.time() * 1000), guard.dry_run
         )
         await self.reply(update, text)
 
@@ -422,18 +340,19 @@ class CommandCenter:
         guard, rest = self.pick(context.args or [], USAGE["risk"])
         if rest:
             raise UsageError(f"unexpected {' '.join(rest)!r}. Usage: {USAGE['risk']}")
-        snapshot, figures = self._seen(guard)
-        if not snapshot.positions:
+        view = look.risk_view(guard, self.host.settings)
+        if view is None:
             await self.reply(update, f"<b>{fmt.esc(guard.name)}</b> risk: no open positions, nothing at risk")
             return
-        risk = self.host.settings.risk
-        exposure = exposure_report(snapshot, None, risk.sectors, equity=figures.equity)
-        stress = stress_report(snapshot, risk.benchmark, dict(guard.betas or {}))
-        signed: dict[str, float] = {}
-        for p in snapshot.positions:
-            signed[p.symbol] = signed.get(p.symbol, 0.0) + p.signed_notional
-        groups = fmt.correlated_groups(signed, guard.correlations, risk.cluster_threshold)
-        text = fmt.risk_html(guard.name, figures, exposure, stress, groups, signed, self._ccy(guard.name))
+        text = fmt.risk_html(
+            guard.name,
+            view.figures,
+            view.exposure,
+            view.stress,
+            view.groups,
+            view.signed,
+            self._ccy(guard.name),
+        )
         await self.reply(update, text)
 
     @_command("history")
@@ -448,11 +367,10 @@ class CommandCenter:
                     f"N must be a whole number from 1 to {HISTORY_MAX}. Usage: {USAGE['history']}"
                 )
             limit = int(args[0])
-        journal = self._journal()
+        journal = look.journal_of(self.host)
         if journal is None:
-            raise UsageError("the journal is not open yet")
-        items = await journal.history(0, account=account, kinds=_HISTORY_KINDS, limit=limit)
-        lines = [(i.ts, i.account, _describe(i)) for i in items]
+            raise NotReady("the journal is not open yet")
+        lines = await recent_history(journal, account, limit)
         await self.reply(update, fmt.history_html(account, lines))
 
     @_command("chart")
@@ -494,33 +412,21 @@ class CommandCenter:
 
     # ------------------------------------------------------------------ sizing and trading
 
-    def _size(self, guard: AccountGuard, args: TradeArgs) -> SizingResult:
-        snapshot, _ = self._seen(guard)
-        symbol = resolve_symbol(snapshot, args.symbol)
-        risk = self.host.settings.risk
-        amount, percent = args.risk_amount, args.risk_pct
-        if amount is None and percent is None:
-            amount, percent = risk.risk_per_trade, risk.risk_per_trade_pct
-        request = SizingRequest(symbol, args.side, args.stop, args.entry, amount, percent)
-        held = [p.symbol for p in snapshot.positions]
-        cluster = group_cluster(symbol, held, guard.correlations, risk.cluster_threshold)
-        return size_trade(snapshot, request, sizing_limits(self.host.settings), cluster=cluster)
-
     @_command("size")
     async def cmd_size(self, update: Update, context: Context) -> None:
         guard, rest = self.pick(context.args or [], USAGE["size"])
-        result = self._size(guard, parse_trade(rest, USAGE["size"]))
+        result = look.size_for_guard(guard, self.host.settings, parse_trade(rest, USAGE["size"]))
         await self.reply(update, fmt.sizing_html(guard.name, result, self._ccy(guard.name)))
 
     @_command("open")
     async def cmd_open(self, update: Update, context: Context) -> None:
         guard, rest = self.pick(context.args or [], USAGE["open"])
         trade = parse_trade(rest, USAGE["open"])
-        allowed, why = entry_allowed(guard.state)
-        if not allowed:
+        why = trading.entry_refusal(guard)
+        if why is not None:
             await self.reply(update, f"❌ {fmt.esc(guard.name)}: {fmt.esc(why)}")
             return
-        result = self._size(guard, trade)
+        result = look.size_for_guard(guard, self.host.settings, trade)
         order = "limit at " + fmt.price(trade.entry) if trade.entry is not None else "market"
         dry = f"\n{fmt.DRY_RUN}: nothing will be sent to the exchange" if guard.dry_run else ""
         summary = (
@@ -538,34 +444,27 @@ class CommandCenter:
                 f"unknown account {args[0]!r}; accounts: {', '.join(names)}. Usage: {USAGE['stops']}"
             )
         scope = [self.host.guard(args[0])] if args else list(self.host.guards)
-        for g in scope:
-            await self.host.check_now(g.name)
         lines = []
-        for g in scope:
-            last = g.last
-            dry = f" · {fmt.DRY_RUN}" if g.dry_run else ""
-            if last is None or not last.ok or last.snapshot is None or last.figures is None:
-                error = last.error if last else "no cycle ran"
-                lines.append(f"⚫ <b>{fmt.esc(g.name)}</b>: cannot see the account ({fmt.esc(error)})")
+        for c in await look.check_stops(self.host, scope):
+            dry = f" · {fmt.DRY_RUN}" if c.dry_run else ""
+            name = f"<b>{fmt.esc(c.account)}</b>"
+            if not c.seen:
+                lines.append(f"⚫ {name}: cannot see the account ({fmt.esc(c.error)})")
                 continue
-            stops = [a for a in last.actions if a.kind == "stop"]
-            others = [a for a in last.actions if a.kind != "stop"]
-            if stops:
-                lines.append(f"<b>{fmt.esc(g.name)}</b>: {len(stops)} stop(s){dry}")
-                lines += [f"   {fmt.action_line(a)}" for a in stops]
-            elif not last.figures.positions:
-                lines.append(f"<b>{fmt.esc(g.name)}</b>: no open positions{dry}")
+            if c.stops:
+                lines.append(f"{name}: {len(c.stops)} stop(s){dry}")
+                lines += [f"   {fmt.action_line(a)}" for a in c.stops]
+            elif not c.positions:
+                lines.append(f"{name}: no open positions{dry}")
+            elif c.unprotected:
+                bare = ", ".join(fmt.short(s) for s in c.unprotected)
+                lines.append(
+                    f"{name}: no stop placed; still unprotected: "
+                    f"{fmt.esc(bare)} (new positions get a grace period){dry}"
+                )
             else:
-                rows = positions_rows(last.snapshot, last.figures)
-                bare = [fmt.short(r["symbol"]) for r in rows if r["stop_price"] is None]
-                if bare:
-                    lines.append(
-                        f"<b>{fmt.esc(g.name)}</b>: no stop placed; still unprotected: "
-                        f"{fmt.esc(', '.join(bare))} (new positions get a grace period){dry}"
-                    )
-                else:
-                    lines.append(f"<b>{fmt.esc(g.name)}</b>: every position has a stop{dry}")
-            lines += [f"   {fmt.action_line(a)}" for a in others]
+                lines.append(f"{name}: every position has a stop{dry}")
+            lines += [f"   {fmt.action_line(a)}" for a in c.others]
         await self.reply(update, "\n".join(lines))
 
     @_command("pause")
@@ -573,10 +472,7 @@ class CommandCenter:
         guard, rest = self.pick(context.args or [], USAGE["pause"])
         if rest:
             raise UsageError(f"unexpected {' '.join(rest)!r}. Usage: {USAGE['pause']}")
-        async with guard.lock:
-            already = guard.state.paused
-            guard.state = set_paused(guard.state, True)
-            await self._save(guard)
+        already = await trading.pause_entries(guard)
         await self._event(guard.name, "command", f"/pause by user {self._user(update)}", {"command": "pause"})
         note = "already paused" if already else "entries paused"
         await self.reply(
@@ -591,7 +487,7 @@ class CommandCenter:
         if rest:
             raise UsageError(f"unexpected {' '.join(rest)!r}. Usage: {USAGE['resume']}")
         st = guard.state
-        if not (st.locked or st.paused or st.trading_state is TradingState.HALTED):
+        if not trading.resumable(st):
             await self.reply(
                 update, f"<b>{fmt.esc(guard.name)}</b>: nothing to resume ({st.trading_state.value})"
             )
@@ -608,7 +504,7 @@ class CommandCenter:
         guard, rest = self.pick(context.args or [], USAGE["flatten"])
         if rest:
             raise UsageError(f"unexpected {' '.join(rest)!r}. Usage: {USAGE['flatten']}")
-        _, figures = self._seen(guard)
+        _, figures = look.seen(guard)
         if not figures.positions:
             await self.reply(update, f"<b>{fmt.esc(guard.name)}</b>: no open positions, nothing to flatten")
             return
@@ -741,28 +637,13 @@ class CommandCenter:
     async def _do_open(self, guard: AccountGuard, p: Pending, user_id: int) -> str:
         r = p.sizing
         assert r is not None
-        async with guard.lock:
-            allowed, why = entry_allowed(guard.state)
-            if not allowed:
-                await self._event(
-                    guard.name, "command", f"/open {r.symbol} refused: {why}", {"token": p.token}
-                )
-                return f"❌ refused: {fmt.esc(why)}"
-            last = guard.last
-            snapshot = last.snapshot if last is not None else None
-            mark = snapshot.mark(r.symbol) if snapshot is not None else None
-            market = snapshot.markets.get(r.symbol) if snapshot is not None else None
-            contract_size = market.contract_size if market is not None else 1.0
-            entry, stop = await guard.gateway.place_entry(
-                r.symbol,
-                r.side,
-                r.quantity / contract_size,
-                stop_price=r.stop,
-                rule="manual_open",
-                episode=p.token,
-                price=p.limit_price,
-                mark_price=mark,
-            )
+        opened = await trading.open_position(guard, r, limit_price=p.limit_price, episode=p.token)
+        if opened.refused is not None:
+            why = opened.refused
+            await self._event(guard.name, "command", f"/open {r.symbol} refused: {why}", {"token": p.token})
+            return f"❌ refused: {fmt.esc(why)}"
+        entry, stop = opened.entry, opened.stop
+        assert entry is not None
         lines = [fmt.action_line(entry)]
         if stop is not None:
             lines.append(fmt.action_line(stop))
@@ -782,19 +663,10 @@ class CommandCenter:
         return "\n".join(lines)
 
     async def _do_flatten(self, guard: AccountGuard, p: Pending, user_id: int) -> str:
-        await self.host.check_now(guard.name)  # act on what the account holds now, not a minute ago
-        async with guard.lock:
-            last = guard.last
-            if last is None or not last.ok or last.snapshot is None:
-                error = last.error if last else "no snapshot"
-                return f"❌ cannot see the account ({fmt.esc(error)}): nothing sent"
-            results = []
-            for pos in last.snapshot.positions:
-                results.append(
-                    await guard.gateway.reduce(
-                        pos.symbol, pos.side, pos.contracts, rule="manual_flatten", episode=p.token
-                    )
-                )
+        flat = await trading.flatten(self.host, guard, episode=p.token)
+        if not flat.seen:
+            return f"❌ cannot see the account ({fmt.esc(flat.error)}): nothing sent"
+        results = flat.results
         await self._event(
             guard.name,
             "command",
@@ -806,32 +678,6 @@ class CommandCenter:
         return "\n".join(fmt.action_line(r) for r in results)
 
     async def _do_resume(self, guard: AccountGuard, p: Pending, user_id: int) -> str:
-        async with guard.lock:
-            st = guard.state
-            now = int(guard.clock())
-            if st.locked or st.trading_state is TradingState.HALTED:
-                ok, why, new = resume(st, now, guard.limits)
-                if ok:
-                    new = set_paused(new, False)
-            elif st.paused:
-                ok, why, new = True, "pause lifted: entries allowed again", set_paused(st, False)
-            else:
-                ok, why, new = False, f"nothing to resume ({st.trading_state.value})", st
-            if ok:
-                guard.state = new
-                if new.trading_state is not st.trading_state:
-                    await guard.journal.record_transition(
-                        guard.name,
-                        now,
-                        from_state=st.trading_state.value,
-                        to_state=new.trading_state.value,
-                        reason=why,
-                    )
-                await self._save(guard)
+        ok, why = await trading.resume_entries(guard)
         await self._event(guard.name, "command", f"/resume by user {user_id}: {why}", {"ok": ok})
         return f"{'▶️' if ok else '❌'} {fmt.esc(why)}"
-
-    @staticmethod
-    async def _save(guard: AccountGuard) -> None:
-        # The cycle saves the state every cycle; save now too so a restart cannot lose the change.
-        await guard.save_state(int(guard.clock()))
