@@ -12,12 +12,9 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from guardbot import __version__
+from guardbot.errors import one_line_errors
 
 EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """A mistake the user can fix; printed as one line."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -153,8 +150,6 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from guardbot.commands import one_line_errors
-
     try:
         return _dispatch(args, parser)
     except one_line_errors() as err:

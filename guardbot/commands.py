@@ -1,4 +1,5 @@
-"""What each `guardbot` subcommand does. Parsing lives in cli.py; math in risk/; output in render.py."""
+"""What each `guardbot` subcommand does. Parsing lives in cli.py; the operator actions shared with
+Telegram (status, history, size) in guardbot/operator; math in risk/; output in render.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from guardbot.domain import AccountSnapshot, Side, base_asset
+from guardbot.domain import AccountSnapshot, Side
+from guardbot.errors import UserError
+from guardbot.operator.sizing import TradeRequest, resolve_symbol, size_from_snapshot, snapshot_correlation
 from guardbot.render import (
     account_json,
     account_table,
@@ -23,33 +26,8 @@ from guardbot.render import (
 
 if TYPE_CHECKING:
     from guardbot.config import Settings
-    from guardbot.risk.correlation import CorrelationReport
-    from guardbot.risk.sizing import SizingLimits
-    from guardbot.store import JournalReader
 
 EXAMPLES = Path(__file__).parent / "examples"
-
-
-def one_line_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that carry a message meant for the user (printed without a traceback)."""
-    from guardbot.cli import UserError
-    from guardbot.config import ConfigError
-    from guardbot.exchange.errors import ExchangeSetupError, SnapshotError
-    from guardbot.risk.margin import MissingTiersError
-    from guardbot.risk.sizing import SizingError
-    from guardbot.snapshot_file import SnapshotFileError
-    from guardbot.store import JournalError
-
-    return (
-        UserError,
-        ConfigError,
-        SnapshotFileError,
-        SizingError,
-        MissingTiersError,
-        JournalError,
-        SnapshotError,
-        ExchangeSetupError,
-    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -58,27 +36,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(getattr(args, "config", None))
 
 
-def resolve_symbol(snapshot: AccountSnapshot, text: str) -> str:
-    """Accept the full ccxt symbol or just its base asset ("SOL" -> "SOL/USDT:USDT")."""
-    known = list(dict.fromkeys([*snapshot.tiers, *snapshot.mark_prices, *snapshot.symbols()]))
-    if text in known:
-        return text
-    matches = [s for s in known if base_asset(s).upper() == text.upper()]
-    if len(matches) == 1:
-        return matches[0]
-    from guardbot.cli import UserError
-
-    if len(matches) > 1:
-        raise UserError(f"symbol {text!r} is ambiguous: {', '.join(matches)}")
-    raise UserError(f"unknown symbol {text!r}: the snapshot knows {', '.join(known) or 'no symbols'}")
-
-
 _SHOCK = re.compile(r"^\s*([^=\s]+)\s*=\s*([+-]?\d+(?:\.\d+)?)\s*%?\s*$")
 
 
 def parse_shock(snapshot: AccountSnapshot, text: str) -> tuple[str, float]:
-    from guardbot.cli import UserError
-
     m = _SHOCK.match(text)
     if not m:
         raise UserError(f"--shock {text!r}: expected SYMBOL=PCT, like BTC=-10%")
@@ -86,20 +47,6 @@ def parse_shock(snapshot: AccountSnapshot, text: str) -> tuple[str, float]:
     if move <= -1:
         raise UserError(f"--shock {text!r}: a price cannot fall 100% or more")
     return resolve_symbol(snapshot, m.group(1)), move
-
-
-def _correlation(snapshot: AccountSnapshot, settings: Settings) -> CorrelationReport | None:
-    from guardbot.risk.correlation import correlation_report
-
-    if not snapshot.closes:
-        return None
-    return correlation_report(
-        snapshot.closes,
-        benchmark=settings.risk.benchmark,
-        threshold=settings.risk.cluster_threshold,
-        timeframe=snapshot.closes_timeframe or settings.risk.correlation_timeframe,
-        lookback=settings.risk.correlation_lookback,
-    )
 
 
 def analyze(args: argparse.Namespace) -> int:
@@ -112,7 +59,7 @@ def analyze(args: argparse.Namespace) -> int:
     snapshot = load_snapshot(args.snapshot)
     shocks = [parse_shock(snapshot, s) for s in args.shock]
     figures = measure_account(snapshot)
-    corr = _correlation(snapshot, settings)
+    corr = snapshot_correlation(snapshot, settings)
     exposure = exposure_report(snapshot, corr, settings.risk.sectors, equity=figures.equity)
     benchmark = settings.risk.benchmark
     betas = dict(exposure.betas)
@@ -148,27 +95,20 @@ def analyze(args: argparse.Namespace) -> int:
 
 
 def size(args: argparse.Namespace) -> int:
-    from guardbot.risk.sizing import SizingRequest, size_trade
     from guardbot.snapshot_file import load_snapshot
 
     settings = _settings(args)
     snapshot = load_snapshot(args.snapshot)
-    symbol = resolve_symbol(snapshot, args.symbol)
-    risk_amount, risk_pct = args.risk, args.risk_pct
-    if risk_amount is None and risk_pct is None:  # fall back to the configured default
-        risk_amount, risk_pct = settings.risk.risk_per_trade, settings.risk.risk_per_trade_pct
-    req = SizingRequest(
-        symbol=symbol,
+    trade = TradeRequest(
+        symbol=args.symbol,
         side=Side(args.side),
         stop=args.stop,
         entry=args.entry,
-        risk_amount=risk_amount,
-        risk_pct=risk_pct,
+        risk_amount=args.risk,
+        risk_pct=args.risk_pct,
         leverage=args.leverage,
     )
-    corr = _correlation(snapshot, settings)
-    cluster = corr.cluster_of(symbol) if corr else None
-    result = size_trade(snapshot, req, sizing_limits(settings), cluster=cluster)
+    result = size_from_snapshot(snapshot, settings, trade)
     if args.json:
         print(dumps(sizing_json(result)))
     else:
@@ -177,23 +117,6 @@ def size(args: argparse.Namespace) -> int:
         for w in result.warnings:
             c.print(f"[yellow]warning:[/] {w}")
     return 0
-
-
-def sizing_limits(settings: Settings) -> SizingLimits:
-    from guardbot.risk.sizing import SizingLimits
-
-    r = settings.risk
-    return SizingLimits(
-        max_leverage=r.max_leverage,
-        default_leverage=r.default_leverage,
-        max_position_pct=r.max_position_pct,
-        taker_fee=r.taker_fee,
-        slippage_pct=r.slippage_pct,
-        stop_buffer_pct=settings.guard.stop_buffer_pct,
-        max_cluster_pct=r.max_cluster_pct,
-        sectors=r.sectors,
-        sector_caps=r.sector_caps,
-    )
 
 
 def config_check(args: argparse.Namespace) -> int:
@@ -229,7 +152,6 @@ def snapshot(args: argparse.Namespace) -> int:
 
 
 def sim(args: argparse.Namespace) -> int:
-    from guardbot.cli import UserError
     from guardbot.sim.runner import serve
 
     try:
@@ -251,76 +173,32 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(run_daemon(settings))
 
 
-def _reader(settings: Settings) -> JournalReader:
-    from guardbot.cli import UserError
-    from guardbot.store import JournalReader
-
-    path = Path(settings.storage.path)
-    if not path.exists():
-        raise UserError(f"no journal at {path}: start `guardbot run` first (or set storage.path)")
-    return JournalReader(path)
-
-
 def status(args: argparse.Namespace) -> int:
-    from rich.table import Table
+    from guardbot.operator.journal import account_status
+    from guardbot.render import status_table
 
-    from guardbot.journal_views import status_rows
-    from guardbot.render import pct
-
-    with _reader(_settings(args)) as reader:
-        rows = status_rows(reader)
+    rows = account_status(_settings(args))
     if args.json:
         print(dumps(rows))
         return 0
     if not rows:
         print("the journal has no snapshot yet")
         return 0
-    t = Table(title="guardbot status (latest snapshot per account)")
-    for col in (
-        "Account",
-        "Time (UTC)",
-        "Equity",
-        "Margin ratio",
-        "Leverage",
-        "Drawdown",
-        "Positions",
-        "State",
-    ):
-        t.add_column(col)
-    for r in rows:
-        mr = r["margin_ratio"]
-        state = (
-            r["state"]
-            + (f" ({r['lock_reason']})" if r["lock_reason"] else "")
-            + (" paused" if r["paused"] else "")
-        )
-        t.add_row(
-            r["account"],
-            r["time"],
-            f"{r['equity']:,.2f}",
-            "∞" if mr is None else f"{mr:.2%}",
-            "-" if r["effective_leverage"] is None else f"{r['effective_leverage']:.2f}x",
-            pct(r["drawdown_pct"]),
-            str(r["positions"]),
-            state,
-        )
-    console().print(t)
+    console().print(status_table(rows))
     return 0
 
 
 def history(args: argparse.Namespace) -> int:
     import time
 
-    from guardbot.journal_views import history_csv, history_rows, parse_since
+    from guardbot.operator.journal import account_history, parse_since
+    from guardbot.render import history_csv
 
     try:
         since = parse_since(args.since)
     except ValueError as err:
-        from guardbot.cli import UserError
-
         raise UserError(str(err)) from None
-    with _reader(_settings(args)) as reader:
-        rows = history_rows(reader, since, int(time.time() * 1000), args.account)
+    rows = account_history(_settings(args), since, int(time.time() * 1000), args.account)
     if args.csv:
         sys.stdout.write(history_csv(rows))
     elif args.json:

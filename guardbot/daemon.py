@@ -27,6 +27,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from guardbot.config import Settings
 from guardbot.cycle import AccountGuard
+from guardbot.errors import UserError
 from guardbot.exchange.session import AccountSession, open_account
 from guardbot.guard import GuardLimits
 from guardbot.notify import Alert, ConsoleNotifier, Notifier
@@ -148,8 +149,6 @@ class Daemon:
     async def run(self) -> int:
         s = self.settings
         if not s.accounts:
-            from guardbot.cli import UserError
-
             raise UserError("no [[accounts]] configured: nothing to guard (see config.example.toml)")
         limits = GuardLimits.from_config(s.guard, s.risk)
         async with AsyncExitStack() as stack:

@@ -6,6 +6,7 @@ layer can raise these without importing a front end.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 
@@ -18,3 +19,37 @@ class ConfigError(Exception):
 
     def __str__(self) -> str:
         return "\n".join(self.problems)
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line."""
+
+
+class NotReady(UserError):
+    """The account cannot be looked at or acted on yet (no snapshot, the journal not open): the
+    message says why and is the whole answer."""
+
+
+@functools.cache
+def one_line_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that carry a message meant for the user (printed without a traceback).
+
+    Each class lives with the code that raises it; they are imported only when this is first
+    called, so importing this module never pulls in (or cycles back into) the rest of guardbot.
+    """
+    from guardbot.exchange.errors import ExchangeSetupError, SnapshotError
+    from guardbot.risk.margin import MissingTiersError
+    from guardbot.risk.sizing import SizingError
+    from guardbot.snapshot_file import SnapshotFileError
+    from guardbot.store import JournalError
+
+    return (
+        UserError,
+        ConfigError,
+        SnapshotFileError,
+        SizingError,
+        MissingTiersError,
+        JournalError,
+        SnapshotError,
+        ExchangeSetupError,
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from collections.abc import Mapping
@@ -200,6 +202,50 @@ def kv_table(title: str, rows: Mapping[str, str]) -> Table:
     for k, v in rows.items():
         t.add_row(k, v)
     return t
+
+
+def status_table(rows: list[dict[str, Any]]) -> Table:
+    """`guardbot status`: one row per account, from `operator.journal.status_rows`."""
+    t = Table(title="guardbot status (latest snapshot per account)")
+    for col in (
+        "Account",
+        "Time (UTC)",
+        "Equity",
+        "Margin ratio",
+        "Leverage",
+        "Drawdown",
+        "Positions",
+        "State",
+    ):
+        t.add_column(col)
+    for r in rows:
+        mr = r["margin_ratio"]
+        state = (
+            r["state"]
+            + (f" ({r['lock_reason']})" if r["lock_reason"] else "")
+            + (" paused" if r["paused"] else "")
+        )
+        t.add_row(
+            r["account"],
+            r["time"],
+            f"{r['equity']:,.2f}",
+            "∞" if mr is None else f"{mr:.2%}",
+            "-" if r["effective_leverage"] is None else f"{r['effective_leverage']:.2f}x",
+            pct(r["drawdown_pct"]),
+            str(r["positions"]),
+            state,
+        )
+    return t
+
+
+def history_csv(rows: list[dict[str, Any]]) -> str:
+    """`guardbot history --csv`: the columns of docs/cli.md."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["time_utc", "account", "kind", "text"])
+    for r in rows:
+        w.writerow([r["time"], r["account"] or "", r["kind"], r["text"]])
+    return buf.getvalue()
 
 
 def console() -> Console:

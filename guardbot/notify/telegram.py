@@ -25,8 +25,9 @@ from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from guardbot.config import ConfigError, TelegramConfig
-from guardbot.notify.tg_commands import CommandCenter, GuardHost
+from guardbot.notify.tg_commands import CommandCenter
 from guardbot.notify.tg_queue import DeliveryPolicy, SendFn, TelegramNotifier
+from guardbot.operator.guards import GuardHost
 
 __all__ = ["BotRunner", "DeliveryPolicy", "TelegramNotifier", "build_application", "telegram_bot"]
 

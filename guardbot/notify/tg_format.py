@@ -9,14 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 from guardbot.domain import AccountSnapshot, base_asset
 from guardbot.exchange.gateway import ActionResult
 from guardbot.execution import describe_action
 from guardbot.guard.state import GuardState
 from guardbot.notify.base import Alert
+from guardbot.operator.guards import AccountStatus
 from guardbot.risk.account import AccountFigures
 from guardbot.risk.exposure import ExposureReport
 from guardbot.risk.sizing import SizingResult
@@ -132,20 +132,7 @@ def state_text(state: GuardState, now_ms: int) -> str:
     return text
 
 
-@dataclass(frozen=True, slots=True)
-class AccountView:
-    """What /status shows of one account."""
-
-    name: str
-    dry_run: bool
-    state: GuardState
-    figures: AccountFigures | None
-    ts: int | None  # time of the last good snapshot
-    ccy: str = "USDT"
-    error: str | None = None
-
-
-def status_html(views: Sequence[AccountView], warn: float, reduce: float, now_ms: int) -> str:
+def status_html(views: Sequence[AccountStatus], warn: float, reduce: float, now_ms: int) -> str:
     lines = ["<b>guardbot status</b>"]
     for v in views:
         dry = f" · {DRY_RUN}" if v.dry_run else ""
@@ -213,27 +200,6 @@ def positions_html(
 
 
 # ---------------------------------------------------------------------------- risk
-
-
-def correlated_groups(
-    symbols: Iterable[str], correlations: Mapping[tuple[str, str], float] | None, threshold: float
-) -> list[tuple[str, ...]]:
-    """Held symbols that move together (|corr| > threshold, single linkage), groups of two or more."""
-    held = list(dict.fromkeys(symbols))
-    parent = {s: s for s in held}
-
-    def root(s: str) -> str:
-        while parent[s] != s:
-            s = parent[s]
-        return s
-
-    for (a, b), c in (correlations or {}).items():
-        if a in parent and b in parent and math.isfinite(c) and abs(c) > threshold:
-            parent[root(a)] = root(b)
-    groups: dict[str, list[str]] = {}
-    for s in held:
-        groups.setdefault(root(s), []).append(s)
-    return [tuple(g) for g in groups.values() if len(g) > 1]
 
 
 def risk_html(

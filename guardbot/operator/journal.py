@@ -1,20 +1,31 @@
-"""`guardbot status` and `guardbot history`: what the journal says, as tables, JSON or CSV."""
+"""Reading the journal: the latest state of each account and the timeline of what happened.
+
+`guardbot status` and `guardbot history` read the journal file (the daemon may be running or not);
+Telegram's /history reads the daemon's open journal. The rows are plain dicts whose keys are the
+documented `--json` contract (docs/cli.md).
+"""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import math
 import re
 from dataclasses import asdict
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from guardbot.store import JournalReader
+from guardbot.errors import UserError
+from guardbot.store import EventRow, Journal, JournalReader
 from guardbot.store.rows import ActionRow, AlertRow, DecisionRow, HistoryItem, SnapshotRow, TransitionRow
+
+if TYPE_CHECKING:
+    from guardbot.config import Settings
 
 _SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+RECENT_KINDS = ("decision", "transition", "action", "alert", "event")
+"""What Telegram's /history shows: the CLI's timeline plus events (commands, strangers)."""
 
 
 def parse_since(text: str) -> int:
@@ -29,7 +40,16 @@ def iso(ts_ms: int) -> str:
     return dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def open_reader(settings: Settings) -> JournalReader:
+    """The journal file of `settings`, read-only; a UserError when there is none yet."""
+    path = Path(settings.storage.path)
+    if not path.exists():
+        raise UserError(f"no journal at {path}: start `guardbot run` first (or set storage.path)")
+    return JournalReader(path)
+
+
 def status_rows(reader: JournalReader) -> list[dict[str, Any]]:
+    """The latest snapshot of each account with its guard state (`guardbot status`)."""
     out = []
     for s in reader.latest_snapshots():
         gs = reader.load_guard_state(s.account)
@@ -52,7 +72,13 @@ def status_rows(reader: JournalReader) -> list[dict[str, Any]]:
     return out
 
 
+def account_status(settings: Settings) -> list[dict[str, Any]]:
+    with open_reader(settings) as reader:
+        return status_rows(reader)
+
+
 def describe(item: HistoryItem) -> str:
+    """One line of the timeline."""
     r = item.row
     if isinstance(r, DecisionRow):
         return f"decision {r.rule}/{r.kind}: {r.reason}"
@@ -94,6 +120,7 @@ def action_status(r: ActionRow) -> str:
 def history_rows(
     reader: JournalReader, since_ms: int, now_ms: int, account: str | None
 ) -> list[dict[str, Any]]:
+    """Decisions, actions, transitions and alerts of the last `since_ms` (`guardbot history`)."""
     items = reader.history(now_ms - since_ms, account=account)
     return [
         {
@@ -108,14 +135,26 @@ def history_rows(
     ]
 
 
+def account_history(
+    settings: Settings, since_ms: int, now_ms: int, account: str | None
+) -> list[dict[str, Any]]:
+    with open_reader(settings) as reader:
+        return history_rows(reader, since_ms, now_ms, account)
+
+
 def _plain(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
 
-def history_csv(rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["time_utc", "account", "kind", "text"])
-    for r in rows:
-        w.writerow([r["time"], r["account"] or "", r["kind"], r["text"]])
-    return buf.getvalue()
+async def recent_history(
+    journal: Journal, account: str | None, limit: int
+) -> list[tuple[int, str | None, str]]:
+    """The last `limit` lines (events included) as (ts, account, text), for Telegram's /history."""
+    items = await journal.history(0, account=account, kinds=RECENT_KINDS, limit=limit)
+    return [(i.ts, i.account, _describe_with_events(i)) for i in items]
+
+
+def _describe_with_events(item: HistoryItem) -> str:
+    if isinstance(item.row, EventRow):
+        return f"event {item.row.kind}: {item.row.text}"
+    return describe(item)

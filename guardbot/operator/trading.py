@@ -1,0 +1,128 @@
+"""Changing things: pause and resume new entries, open a position with its stop, flatten.
+
+Each runs under the guard's lock (so never in the middle of a guard cycle) and saves a changed
+guard state at once, so a restart cannot lose it. Orders go through the guard's gateway: its
+client ids, its dry-run gate, its journal rows. Journaling who asked is the front end's part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from guardbot.cycle import AccountGuard
+from guardbot.domain import TradingState
+from guardbot.exchange.gateway import ActionResult
+from guardbot.guard.state import GuardState, entry_allowed, resume, set_paused
+from guardbot.operator.guards import GuardHost
+from guardbot.risk.sizing import SizingResult
+
+
+async def _save_now(guard: AccountGuard) -> None:
+    # The cycle saves the state every cycle; save now too so a restart cannot lose the change.
+    await guard.save_state(int(guard.clock()))
+
+
+async def pause_entries(guard: AccountGuard) -> bool:
+    """Refuse new entries until resumed (the guard keeps protecting). True if it was paused already."""
+    async with guard.lock:
+        already = guard.state.paused
+        guard.state = set_paused(guard.state, True)
+        await _save_now(guard)
+    return already
+
+
+def resumable(state: GuardState) -> bool:
+    """Whether there is anything to resume: a lock, a pause or a halt."""
+    return state.locked or state.paused or state.trading_state is TradingState.HALTED
+
+
+async def resume_entries(guard: AccountGuard) -> tuple[bool, str]:
+    """Lift a pause, or unlock a halt once its cool-down has passed. (done, why)"""
+    async with guard.lock:
+        st = guard.state
+        now = int(guard.clock())
+        if st.locked or st.trading_state is TradingState.HALTED:
+            ok, why, new = resume(st, now, guard.limits)
+            if ok:
+                new = set_paused(new, False)
+        elif st.paused:
+            ok, why, new = True, "pause lifted: entries allowed again", set_paused(st, False)
+        else:
+            ok, why, new = False, f"nothing to resume ({st.trading_state.value})", st
+        if ok:
+            guard.state = new
+            if new.trading_state is not st.trading_state:
+                await guard.journal.record_transition(
+                    guard.name,
+                    now,
+                    from_state=st.trading_state.value,
+                    to_state=new.trading_state.value,
+                    reason=why,
+                )
+            await _save_now(guard)
+    return ok, why
+
+
+def entry_refusal(guard: AccountGuard) -> str | None:
+    """Why a new entry is refused now (halted, reducing, paused), or None."""
+    allowed, why = entry_allowed(guard.state)
+    return None if allowed else why
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    refused: str | None  # why nothing was sent, else None
+    entry: ActionResult | None = None
+    stop: ActionResult | None = None  # None: the entry failed, no stop was placed
+
+
+async def open_position(
+    guard: AccountGuard, sizing: SizingResult, *, limit_price: float | None, episode: str
+) -> Opened:
+    """The entry (market, or limit at `limit_price`) and then its reduce-only stop, unless new
+    entries are refused by then."""
+    r = sizing
+    async with guard.lock:
+        why = entry_refusal(guard)
+        if why is not None:
+            return Opened(why)
+        last = guard.last
+        snapshot = last.snapshot if last is not None else None
+        mark = snapshot.mark(r.symbol) if snapshot is not None else None
+        market = snapshot.markets.get(r.symbol) if snapshot is not None else None
+        contract_size = market.contract_size if market is not None else 1.0
+        entry, stop = await guard.gateway.place_entry(
+            r.symbol,
+            r.side,
+            r.quantity / contract_size,
+            stop_price=r.stop,
+            rule="manual_open",
+            episode=episode,
+            price=limit_price,
+            mark_price=mark,
+        )
+    return Opened(None, entry, stop)
+
+
+@dataclass(frozen=True, slots=True)
+class Flattened:
+    seen: bool  # False: the account could not be read and nothing was sent; `error` says why
+    error: str | None = None
+    results: tuple[ActionResult, ...] = ()
+
+
+async def flatten(host: GuardHost, guard: AccountGuard, *, episode: str) -> Flattened:
+    """Close every position with reduce-only market orders, as held now (a fresh cycle runs first)."""
+    await host.check_now(guard.name)  # act on what the account holds now, not a minute ago
+    async with guard.lock:
+        last = guard.last
+        if last is None or not last.ok or last.snapshot is None:
+            return Flattened(False, last.error if last else "no snapshot")
+        results = []
+        for pos in last.snapshot.positions:
+            results.append(
+                await guard.gateway.reduce(
+                    pos.symbol, pos.side, pos.contracts, rule="manual_flatten", episode=episode
+                )
+            )
+    return Flattened(True, None, tuple(results))
