@@ -3,7 +3,7 @@ flat (the orders that could re-open a position are cancelled too)."""
 
 from __future__ import annotations
 
-from guardbot.journal_views import describe
+from guardbot.operator.journal import describe
 from guardbot.sim import OrderRequest
 from guardbot.store.rows import OrderState
 
