@@ -205,6 +205,8 @@ class AccountSnapshot:
     closes_timeframe: str | None = None
     timestamp_ms: int | None = None
     account: str | None = None
+    # symbols measured with a stand-in tier table because the venue gave none (a new listing)
+    estimated_tiers: frozenset[str] = frozenset()
 
     def mark(self, symbol: str) -> float | None:
         """Mark price of a symbol: from its position if held, else from `mark_prices`."""

@@ -26,6 +26,7 @@ from guardbot.exchange.convert import (
 )
 
 DAY_S = 86_400.0
+UNKNOWN_REFRESH_S = 60.0  # a symbol the cache does not know reloads markets and tiers at most this often
 
 
 class TiersCache:
@@ -44,6 +45,7 @@ class TiersCache:
         self.position_mode: PositionMode | None = None
         self.leverages: dict[str, float] | None = None
         self._markets_source: int | None = None
+        self._unknown_refresh_at: float | None = None
 
     def is_stale(self) -> bool:
         return self._loaded_at is None or self._clock() - self._loaded_at >= self.refresh_s
@@ -71,6 +73,20 @@ class TiersCache:
             self.position_mode = await _fetch_position_mode(client)
             self.leverages = None
             self._loaded_at = self._clock()
+
+    def knows(self, symbol: str) -> bool:
+        return symbol in self.markets and bool(self.tiers.get(symbol))
+
+    def may_refresh_for_unknown(self) -> bool:
+        last = self._unknown_refresh_at
+        return last is None or self._clock() - last >= UNKNOWN_REFRESH_S
+
+    async def refresh_for_unknown(self, client: ccxt.Exchange) -> None:
+        """A position or order in a symbol listed after the last load: reload markets and tiers
+        now (rate-limited by `may_refresh_for_unknown`), not at the next daily refresh."""
+        self._unknown_refresh_at = self._clock()
+        self.invalidate()
+        await self.ensure(client)
 
     async def leverage_map(self, client: ccxt.Exchange) -> dict[str, float]:
         """Per-symbol leverage setting (Binance `GET /fapi/v1/symbolConfig`), fetched once per

@@ -9,12 +9,14 @@ is a `SnapshotError`: we never hand the risk core half a picture.
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import ccxt.async_support as ccxt
 
-from guardbot.domain import AccountSnapshot, Fees, MarginMode, Order, Position, PositionMode
+from guardbot.domain import AccountSnapshot, Fees, MarginMode, Order, Position, PositionMode, Tier
 from guardbot.exchange.cache import TiersCache
 from guardbot.exchange.convert import (
     ConversionError,
@@ -26,6 +28,11 @@ from guardbot.exchange.convert import (
 from guardbot.exchange.errors import SnapshotError, describe
 
 _T = TypeVar("_T")
+log = logging.getLogger("guardbot.exchange")
+# Maintenance for a position the venue gave no tier table for (a listing newer than our last load
+# whose reload failed): 5 %, as a 10x market — more than any venue asks of a new listing's first
+# tier, so the estimate errs towards an earlier warning, never a later one.
+STAND_IN_TIERS = (Tier(0.0, math.inf, 0.05, 0.0, 10.0),)
 
 
 async def _call(account: str, name: str, fn: Callable[[], Awaitable[_T]]) -> _T:
@@ -165,6 +172,18 @@ async def read_snapshot(
     """
     await _call(account_name, "load markets / tiers", lambda: tiers_cache.ensure(client))
     results = await _gather(account_name, _calls(client, settle))
+    unknown = _unknown_symbols(results, tiers_cache)
+    if unknown and tiers_cache.may_refresh_for_unknown():
+        # listed after our last load: reload markets and tiers now, then read again (the rows were
+        # parsed with the old markets and carry the venue's raw ids)
+        try:
+            await tiers_cache.refresh_for_unknown(client)
+        except Exception as exc:
+            log.warning(
+                "%s: reloading markets for %s failed (%s)", account_name, ", ".join(unknown), describe(exc)
+            )
+        else:
+            results = await _gather(account_name, _calls(client, settle))
     try:
         return await _assemble(client, account_name, settle, symbols, tiers_cache, results)
     except (ConversionError, KeyError, TypeError, ValueError) as exc:
@@ -209,15 +228,16 @@ async def _assemble(
         wanted = chosen.__contains__
     else:
         wanted = cache.markets.__contains__
+    # One unknown symbol must not blind the account: measure it with a stand-in table, say so.
     missing = sorted(s for s in {p.symbol for p in positions} if not cache.tiers.get(s))
-    if missing:
-        raise ConversionError(f"no maintenance tiers for {', '.join(missing)}")
+    tiers = {s: t for s, t in cache.tiers.items() if wanted(s)}
+    tiers.update({s: STAND_IN_TIERS for s in missing})
     balance = next(v for k, v in results.items() if k.startswith("fetch_balance"))
     return AccountSnapshot(
         exchange=client.id,
         wallet_balance=wallet_balance_of(client.id, balance, settle, positions),
         positions=positions,
-        tiers={s: t for s, t in cache.tiers.items() if wanted(s)},
+        tiers=tiers,
         markets={s: m for s, m in cache.markets.items() if wanted(s)},
         mark_prices={s: m for s, m in marks.items() if wanted(s) and s in cache.markets},
         fees=_fees(client, positions),
@@ -227,7 +247,19 @@ async def _assemble(
         open_orders=tuple(orders),
         timestamp_ms=int(client.milliseconds()),
         account=account,
+        estimated_tiers=frozenset(missing),
     )
+
+
+def _unknown_symbols(results: Mapping[str, Any], cache: TiersCache) -> list[str]:
+    """Symbols of open positions and orders that the cached markets or tiers do not know."""
+    seen: set[str] = set()
+    for name, value in results.items():
+        if name.startswith("fetch_positions"):
+            seen.update(str(p.get("symbol")) for p in value if (num(p.get("contracts")) or 0.0) > 0)
+        elif name.startswith("fetch_open_orders"):
+            seen.update(str(o.get("symbol")) for o in value)
+    return sorted(s for s in seen if not cache.knows(s))
 
 
 def _needs_leverage(p: Mapping[str, Any]) -> bool:

@@ -36,6 +36,7 @@ RULE_BLIND = "blind"
 RULE_STATE = "trading_state"
 RULE_HALTED = "halted"
 RULE_CASH_FLOW = "cash_flow"
+RULE_MARKET_DATA = "market_data"
 
 
 @dataclass(frozen=True)

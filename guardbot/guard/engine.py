@@ -22,7 +22,7 @@ from guardbot.guard.cashflow import describe as describe_flow
 from guardbot.guard.context import LEVEL_RANK, Work, episode
 from guardbot.guard.decisions import RULE_BLIND, RULE_CASH_FLOW, RULE_STATE, Decision, Level
 from guardbot.guard.limits import GuardLimits
-from guardbot.guard.rules import drawdown, exposure, halted, liquidation, margin, stops
+from guardbot.guard.rules import drawdown, exposure, halted, liquidation, margin, market_data, stops
 from guardbot.guard.state import GuardState
 from guardbot.risk.account import AccountFigures
 from guardbot.risk.margin import model_for
@@ -102,6 +102,7 @@ def evaluate(
     exposure.check(w)
     halted.check(w)
     stops.check(w)
+    market_data.check(w)
 
     decisions: list[Decision] = []
     # trading state

@@ -110,7 +110,8 @@ class GuardRig:
         creds = Credentials(api_key=SecretStr(self.acct.api_key), secret=SecretStr(self.acct.secret))
         client = make_client(account, creds, rate_limit=False, timeout_ms=self.timeout_ms)
         client.timeout_on_exit = 0  # ccxt lingers 250 ms on close for TLS; loopback is plain HTTP
-        self._session = AccountSession(account, client, TiersCache())
+        # the reference-data cache runs on the emulator's clock too (its refresh intervals)
+        self._session = AccountSession(account, client, TiersCache(clock=lambda: self.engine.now_ms / 1000))
         self._journal = await Journal.open(self.db_path)
         engine = self.engine
         self._guard = AccountGuard(
