@@ -72,6 +72,8 @@ def sizing_json(r: SizingResult) -> dict[str, Any]:
         "leverage": r.leverage,
         "risk_budget": r.risk_budget,
         "quantity": r.quantity,
+        "closes_opposite": r.closes_opposite,
+        "opens": r.opens,
         "notional": r.notional,
         "risk_at_stop": r.risk_at_stop,
         "initial_margin": r.initial_margin,
@@ -174,8 +176,11 @@ def sizing_table(r: SizingResult, ccy: str) -> Table:
     t = Table(title=f"Size {r.side.value} {r.symbol}", show_header=False, box=None, pad_edge=False)
     t.add_column(style="bold")
     t.add_column(justify="right")
+    quantity = f"{r.quantity:g}"
+    if r.closes_opposite:
+        quantity += f" (closes {r.closes_opposite:g}, opens {r.opens:g})"
     rows = [
-        ("Quantity", f"{r.quantity:g}"),
+        ("Quantity", quantity),
         ("Notional", money(r.notional, ccy)),
         ("Entry / stop", f"{price(r.entry)} / {price(r.stop)}"),
         ("Loss at stop (fees incl.)", f"{money(r.risk_at_stop, ccy)} of {money(r.risk_budget, ccy)} budget"),

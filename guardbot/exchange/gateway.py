@@ -465,11 +465,13 @@ class OrderGateway:
         episode: int | str,
         price: float | None = None,
         mark_price: float | None = None,
+        stop_amount: float | None = None,
     ) -> tuple[ActionResult, ActionResult | None]:
         """A confirmed trade: a market entry (or a limit entry at `price`) and its protective stop.
 
-        The stop (reduce-only, same amount, mark-price trigger) is placed only if the entry was
-        accepted (or would be, in dry-run). Returns (entry result, stop result or None).
+        The stop (reduce-only, mark-price trigger) is placed only if the entry was accepted (or
+        would be, in dry-run). It covers the entry, or `stop_amount`: the position left after a
+        one-way order that first closes an opposite position. Returns (entry, stop or None).
         """
         pside = Side(side)
         order_side = "buy" if pside is Side.LONG else "sell"
@@ -518,8 +520,9 @@ class OrderGateway:
         entry = await self._send_order(base, send, lookup)
         if not entry.ok:
             return entry, None
+        covered = rounded if stop_amount is None else stop_amount
         stop = await self.place_stop(
-            symbol, pside, rounded, stop_price, rule=rule, episode=episode, mark_price=mark_price, tag="stop"
+            symbol, pside, covered, stop_price, rule=rule, episode=episode, mark_price=mark_price, tag="stop"
         )
         return entry, stop
 

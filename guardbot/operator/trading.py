@@ -100,6 +100,7 @@ async def open_position(
             episode=episode,
             price=limit_price,
             mark_price=mark,
+            stop_amount=r.opens / contract_size,
         )
     return Opened(None, entry, stop)
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from guardbot.domain import AccountSnapshot, MarginMode, Market, Position, PositionMode, Side
-from guardbot.risk.account import measure_account
+from guardbot.risk.account import loss_side_liquidation_price, measure_account
 from guardbot.risk.correlation import Cluster
 from guardbot.risk.exposure import in_sector
 from guardbot.risk.margin import MarginModel, model_for, tier_for
@@ -38,7 +38,7 @@ class SizingRequest:
 
 @dataclass(frozen=True, slots=True)
 class SizingLimits:
-    """The [risk] settings that bound a new trade (defaults mirror config.py)."""
+    """The [risk] settings that bound a new trade (defaults mirror guardbot/config/schema.py)."""
 
     max_leverage: float = 5.0
     default_leverage: float = 5.0
@@ -75,6 +75,14 @@ class SizingResult:
     caps: Mapping[str, float]  # each cap as a max quantity, for the curious
     projected: Projection
     warnings: tuple[str, ...] = ()
+    # one-way mode against an opposite position: the order first closes it (base units), and only
+    # `quantity - closes_opposite` opens the new position the stop protects
+    closes_opposite: float = 0.0
+
+    @property
+    def opens(self) -> float:
+        """Base units of the position that exists after the fill (what the stop must cover)."""
+        return self.quantity - self.closes_opposite
 
 
 def loss_per_unit(entry: float, stop: float, fee: float, slippage: float) -> float:
@@ -157,6 +165,23 @@ def _merge(snapshot: AccountSnapshot, new: Position) -> AccountSnapshot:
         positions.append(new)
     moved = snapshot.with_positions(tuple(positions))
     return moved.with_marks({new.symbol: new.mark_price})
+
+
+def _opposite(snapshot: AccountSnapshot, req: SizingRequest) -> Position | None:
+    """In one-way mode an order against an open position first reduces it."""
+    if snapshot.position_mode is not PositionMode.ONE_WAY:
+        return None
+    for p in snapshot.positions:
+        if p.symbol == req.symbol and p.side is not req.side and p.margin_mode is MarginMode.CROSS:
+            return p
+    return None
+
+
+def _closed(snapshot: AccountSnapshot, p: Position, price: float, fee: float) -> AccountSnapshot:
+    """The account once `p` is closed at `price`: its PnL realized into the wallet, the fee paid."""
+    rest = tuple(q for q in snapshot.positions if q is not p)
+    wallet = snapshot.wallet_balance + p.pnl_at(price) - p.size * price * fee
+    return snapshot.with_positions(rest).with_wallet(wallet)
 
 
 def _caps(
@@ -246,8 +271,13 @@ def size_trade(
             f"no market precision for {req.symbol} in the snapshot: quantity not rounded to a lot step"
         )
 
+    # One-way mode against an opposite position: the order is a close, then (beyond it) a flip.
+    # The risk budget sizes the position that exists after the fill; every cap and the
+    # liquidation check look at the book with the opposite position already closed.
+    opposite = _opposite(snapshot, req)
+    book = snapshot if opposite is None else _closed(snapshot, opposite, entry, fee)
     raw = budget / loss_per_unit(entry, req.stop, fee, slippage)
-    caps = _caps(req, snapshot, model, entry, leverage, fee, limits, cluster)
+    caps = _caps(req, book, model, entry, leverage, fee, limits, cluster)
     binding, quantity = "risk", raw
     for name, (cap, _) in caps.items():
         if cap < quantity:
@@ -269,15 +299,18 @@ def size_trade(
     new = Position(
         req.symbol, req.side, quantity / market.contract_size, entry, entry, market.contract_size, leverage
     )
-    after = _merge(snapshot, new)
+    after = _merge(book, new)
     projected_figures = measure_account(after, model)
-    try:
-        pf = next(p for p in projected_figures.positions if p.symbol == req.symbol)
-        liq, dist = pf.liquidation_price, pf.liquidation_distance_pct
-    except StopIteration:  # fully netted against an opposite position
-        liq, dist = None, None
-    projection = Projection(projected_figures.margin_ratio, projected_figures.effective_leverage, liq, dist)
-
+    pf = next(p for p in projected_figures.positions if p.position.key == (req.symbol, req.side))
+    projection = Projection(
+        projected_figures.margin_ratio,
+        projected_figures.effective_leverage,
+        pf.liquidation_price,
+        pf.liquidation_distance_pct,
+    )
+    # the stop must fire before the liquidation on the new position's own loss side (in hedge mode
+    # the shared price may lie on the other side, where a fall does not hurt)
+    liq = loss_side_liquidation_price(after, pf.position, model)
     if liq is not None:
         buffer = limits.stop_buffer_pct / 100 * entry
         never_fires = req.stop - liq < buffer if req.side is Side.LONG else liq - req.stop < buffer
@@ -292,6 +325,15 @@ def size_trade(
     if projection.margin_ratio >= 0.5:
         warnings.append(f"margin ratio after the trade would be {projection.margin_ratio:.1%}")
 
+    closes = 0.0
+    if opposite is not None:
+        closes = opposite.size
+        realized = opposite.pnl_at(entry)
+        warnings.append(
+            f"one-way mode: this order first closes your {opposite.side.value} {closes:g} "
+            f"(realizing {realized:+,.2f}), then opens {req.side.value} {quantity:g}: "
+            f"send {closes + quantity:g} in all"
+        )
     notional = quantity * entry
     tier = tier_for(tiers, notional, req.symbol)
     if leverage > tier.max_leverage:
@@ -304,7 +346,7 @@ def size_trade(
         stop=req.stop,
         leverage=leverage,
         risk_budget=budget,
-        quantity=quantity,
+        quantity=quantity + closes,
         notional=notional,
         risk_at_stop=quantity * loss_per_unit(entry, req.stop, fee, slippage),
         initial_margin=im,
@@ -312,4 +354,5 @@ def size_trade(
         caps={name: cap for name, (cap, _) in caps.items()},
         projected=projection,
         warnings=tuple(warnings),
+        closes_opposite=closes,
     )

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guardbot.domain import AccountSnapshot, Fees, Market, Position, Side, Tier
+from guardbot.domain import AccountSnapshot, Fees, Market, Position, PositionMode, Side, Tier
 from guardbot.risk.account import measure_account
 from guardbot.risk.correlation import Cluster
 from guardbot.risk.margin import continuous_deductions
@@ -210,3 +210,50 @@ def test_sized_trade_never_exceeds_budget_or_caps(
     assert r.quantity * loss_per_unit(100, stop, fee, 0.0005) <= risk * (1 + 1e-12)
     equity_before = measure_account(snap).equity
     assert r.initial_margin <= equity_before + 1e-6
+
+
+# --- one-way mode, against an opposite position ---------------------------------------------------
+
+
+def test_sizing_a_long_while_short_is_a_close_then_a_flip() -> None:
+    """Short 2 BTC at 50,000 (mark 50,000), wallet 10,000: sizing a long with the stop at 48,000 was
+    refused because the stop was checked against the *remaining short's* liquidation price (above
+    the mark). The order first closes the short, then opens the risk-sized long; the stop is checked
+    against that long's liquidation price."""
+    short = Position(BTC, Side.SHORT, 2, 50_000, 50_000, leverage=20)
+    snap = account(10_000, (short,)).with_marks({BTC: 50_000})
+    req = SizingRequest(BTC, Side.LONG, stop=48_000, risk_amount=200)
+    r = size_trade(snap, req, NO_CAPS)
+    # 200 / (2,000 + 0.0005 x 98,000) = 0.09761... -> 0.097 opens, after closing the 2 short
+    assert r.closes_opposite == 2 and r.opens == pytest.approx(0.097)
+    assert r.quantity == pytest.approx(2.097)
+    assert r.risk_at_stop <= 200
+    assert r.projected.liquidation_price is None or r.projected.liquidation_price < 48_000
+    assert any("first closes your short 2" in w for w in r.warnings)
+
+
+def test_the_leverage_cap_counts_what_the_close_frees() -> None:
+    """At 5x already (short 2 BTC, 100,000 of 20,000 equity), a long was capped to 0 as if it added
+    gross notional; it first removes the 100,000."""
+    short = Position(BTC, Side.SHORT, 2, 50_000, 50_000, leverage=20)
+    snap = account(20_000, (short,)).with_marks({BTC: 50_000})
+    limits = SizingLimits(max_leverage=5, default_leverage=10, max_position_pct=10_000, slippage_pct=0)
+    r = size_trade(snap, SizingRequest(BTC, Side.LONG, stop=49_000, risk_amount=300), limits)
+    # 300 / (1,000 + 0.0005 x 99,000) = 0.2858... -> 0.285
+    assert r.binding_constraint == "risk" and r.opens == pytest.approx(0.285)
+    assert r.projected.effective_leverage < 5
+
+
+def test_hedge_mode_does_not_net_the_legs() -> None:
+    short = Position(BTC, Side.SHORT, 2, 50_000, 50_000, leverage=20)
+    snap = AccountSnapshot(
+        "binanceusdm",
+        50_000,
+        (short,),
+        tiers={BTC: MAJOR},
+        markets=MARKETS,
+        mark_prices={BTC: 50_000.0},
+        position_mode=PositionMode.HEDGE,
+    )
+    r = size_trade(snap, SizingRequest(BTC, Side.LONG, stop=48_000, risk_amount=200), NO_CAPS)
+    assert r.closes_opposite == 0 and r.quantity == r.opens
