@@ -11,7 +11,7 @@ import html
 import math
 from collections.abc import Mapping, Sequence
 
-from guardbot.domain import AccountSnapshot, base_asset
+from guardbot.domain import AccountSnapshot, Order, base_asset
 from guardbot.exchange.gateway import ActionResult
 from guardbot.execution import describe_action
 from guardbot.guard.state import GuardState
@@ -272,6 +272,16 @@ def sizing_html(account: str, r: SizingResult, ccy: str, *, verb: str = "size") 
     ]
     lines += [f"⚠️ {esc(w)}" for w in r.warnings]
     return clip("\n".join(lines))
+
+
+def order_text(o: Order) -> str:
+    """A resting order as a trader reads it: "buy 0.1 BTC limit 90,000"."""
+    what = f"{o.side} {qty(o.amount or 0.0)} {short(o.symbol)}"
+    if o.price is not None:
+        what += f" limit {price(o.price)}"
+    if o.trigger_price is not None:
+        what += f" on trigger {price(o.trigger_price)}"
+    return what
 
 
 def action_line(r: ActionResult) -> str:

@@ -157,8 +157,9 @@ class TradingCommands(Confirmations):
         guard, rest = self.pick(context.args or [], USAGE["flatten"])
         if rest:
             raise UsageError(f"unexpected {' '.join(rest)!r}. Usage: {USAGE['flatten']}")
-        _, figures = look.seen(guard)
-        if not figures.positions:
+        snapshot, figures = look.seen(guard)
+        orders = trading.reopeners(snapshot, guard.limits.flatten_cancels)
+        if not figures.positions and not orders:
             await self.reply(update, f"<b>{fmt.esc(guard.name)}</b>: no open positions, nothing to flatten")
             return
         names = ", ".join(
@@ -166,10 +167,14 @@ class TradingCommands(Confirmations):
             for p in figures.positions
         )
         dry = f"\n{fmt.DRY_RUN}: nothing will be sent" if guard.dry_run else ""
-        summary = (
-            f"🚨 <b>{fmt.esc(guard.name)}</b>: close EVERY position with reduce-only market orders?\n"
-            f"{fmt.esc(names)} (unrealized PnL {fmt.signed_money(figures.unrealized_pnl)}){dry}"
-        )
+        summary = f"🚨 <b>{fmt.esc(guard.name)}</b>: close EVERY position with reduce-only market orders?\n"
+        if figures.positions:
+            summary += f"{fmt.esc(names)} (unrealized PnL {fmt.signed_money(figures.unrealized_pnl)})"
+        if orders:
+            whose = "every" if guard.limits.flatten_cancels == "all" else "guardbot's"
+            listed = "; ".join(fmt.esc(fmt.order_text(o)) for o in orders)
+            summary += f"\nand cancel {whose} order that could re-open one: {listed}"
+        summary += dry
         await self._ask(update, "flatten", guard, summary)
 
     # ------------------------------------------------------------------ after Confirm

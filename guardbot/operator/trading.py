@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from guardbot.cycle import AccountGuard
-from guardbot.domain import TradingState
+from guardbot.domain import AccountSnapshot, Order, TradingState
 from guardbot.exchange.gateway import ActionResult
+from guardbot.guard.protection import is_our_entry, opens_side
 from guardbot.guard.state import GuardState, entry_allowed, resume, set_paused
 from guardbot.operator.guards import GuardHost
 from guardbot.risk.sizing import SizingResult
@@ -112,14 +113,26 @@ class Flattened:
     results: tuple[ActionResult, ...] = ()
 
 
+def reopeners(snapshot: AccountSnapshot, policy: str) -> list[Order]:
+    """The resting orders a flatten cancels because they could open a position again: every
+    opening order with `flatten_cancels = "all"`, guardbot's own entries with "guardbot"."""
+    mode = snapshot.position_mode
+    if policy == "all":
+        return [o for o in snapshot.open_orders if opens_side(o, mode) is not None]
+    return [o for o in snapshot.open_orders if is_our_entry(o, mode)]
+
+
 async def flatten(host: GuardHost, guard: AccountGuard, *, episode: str) -> Flattened:
-    """Close every position with reduce-only market orders, as held now (a fresh cycle runs first)."""
+    """Close every position with reduce-only market orders, as held now (a fresh cycle runs first),
+    and cancel the orders that could re-open one: flatten means flat."""
     await host.check_now(guard.name)  # act on what the account holds now, not a minute ago
     async with guard.lock:
         last = guard.last
         if last is None or not last.ok or last.snapshot is None:
             return Flattened(False, last.error if last else "no snapshot")
         results = []
+        for o in reopeners(last.snapshot, guard.limits.flatten_cancels):
+            results.append(await guard.gateway.cancel(o, rule="manual_flatten"))
         for pos in last.snapshot.positions:
             results.append(
                 await guard.gateway.reduce(

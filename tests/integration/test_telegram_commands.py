@@ -275,6 +275,30 @@ async def test_flatten_closes_every_position_reduce_only(live: World, sim: SimSe
     assert not [p for p in acct.positions.values() if p.amount]
 
 
+async def test_flatten_also_cancels_the_orders_that_could_reopen_a_position(
+    sim: SimServer, sim_account: SimAccount, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    """Flatten means flat: a resting limit buy would re-open BTC the moment the market dips. The
+    confirmation says it will be cancelled, and it is."""
+    from guardbot.sim import OrderRequest
+
+    entry = sim.engine.place_order(
+        sim_account.api_key,
+        OrderRequest("BTCUSDT", "BUY", "LIMIT", quantity=0.1, price=90_000, time_in_force="GTC"),
+    )
+    book(sim, sim_account)
+    async with running_bot(sim.base_url, fake, tmp_path, {"main": (sim_account, False)}) as w:
+        await w.host.check_now()
+        ask = await fake.reply_to("/flatten", CHAT)
+        assert "close EVERY position" in ask.text
+        assert "cancel every order that could re-open one: buy 0.1 BTC limit 90,000" in ask.text, ask.text
+        _, edit = await press(fake, ask, "ok")
+        assert edit is not None and edit.text.count("✅") == 3, edit.text
+    assert entry.status == "CANCELED"
+    acct = sim.engine.account(sim_account.api_key)
+    assert not [p for p in acct.positions.values() if p.amount]
+
+
 async def test_stops_runs_a_check_and_places_missing_stops(
     sim: SimServer, sim_account: SimAccount, fake: FakeTelegram, tmp_path: Path
 ) -> None:
