@@ -328,7 +328,7 @@ def size_trade(
     closes = 0.0
     if opposite is not None:
         closes = opposite.size
-        realized = opposite.pnl_at(entry)
+        realized = opposite.pnl_at(entry) + 0.0  # never "-0.00"
         warnings.append(
             f"one-way mode: this order first closes your {opposite.side.value} {closes:g} "
             f"(realizing {realized:+,.2f}), then opens {req.side.value} {quantity:g}: "
