@@ -25,6 +25,7 @@ from guardbot.guard import Decision, GuardLimits, GuardState, evaluate, evaluate
 from guardbot.guard.cashflow import FlowInput, ledger_since, wallet_moved
 from guardbot.guard.state import initial_state
 from guardbot.notify.base import Alert, Notifier
+from guardbot.reconcile import Reconciler
 from guardbot.risk.account import AccountFigures, measure_account
 from guardbot.risk.margin import MissingTiersError
 from guardbot.store import Journal
@@ -136,6 +137,7 @@ class AccountGuard:
         self.correlations: Mapping[tuple[str, str], float] | None = None
         self._recent: dict[str, tuple[str, int]] = {}
         self.executor = DecisionExecutor(name, gateway, journal, clock)
+        self.reconciler = Reconciler(name, gateway, journal)
 
     @property
     def dry_run(self) -> bool:
@@ -151,41 +153,8 @@ class AccountGuard:
         return await self.reconcile()
 
     async def reconcile(self) -> list[str]:
-        """Pending or sent actions from before a restart: find each by client order id.
-
-        Found -> confirmed (it was sent; never send it again). Not found -> failed: it never
-        reached the exchange, and the guard decides afresh next cycle with the same client id.
-        """
-        notes = []
-        for a in await self.journal.pending_actions(self.name):
-            if a.kind not in ("stop", "reduce", "close", "entry") or not a.symbol:
-                await self.journal.update_action(
-                    a.client_order_id, "failed", reply="interrupted by a restart"
-                )
-                continue
-            try:
-                found = await self.gateway.find_order(a.symbol, a.client_order_id, trigger=a.kind == "stop")
-            except ccxt.BaseError as exc:
-                notes.append(
-                    f"{a.client_order_id}: cannot check after restart ({type(exc).__name__}); left open"
-                )
-                continue
-            if found is not None:
-                await self.journal.update_action(
-                    a.client_order_id,
-                    "confirmed",
-                    exchange_order_id=str(found.get("id") or ""),
-                    reply="found on the exchange after a restart",
-                )
-                notes.append(f"{a.client_order_id}: found on the exchange, confirmed")
-            else:
-                await self.journal.update_action(
-                    a.client_order_id, "failed", reply="not on the exchange after a restart"
-                )
-                notes.append(f"{a.client_order_id}: never reached the exchange, marked failed")
-        for n in notes:
-            log.info("%s: reconcile: %s", self.name, n)
-        return notes
+        """Settle every action whose fate is open by looking it up (see reconcile.py)."""
+        return await self.reconciler.open_actions()
 
     # ---------------------------------------------------------------- the cycle
 
@@ -195,6 +164,8 @@ class AccountGuard:
 
     async def _cycle(self) -> CycleOutcome:
         ts = self.clock()
+        # orders whose fate is open are settled first: the decisions below must see the truth
+        await self.reconcile()
         try:
             # stamped with the guard's clock: the age that matters is "when did *we* last see it"
             snapshot = dataclasses.replace(await self._read(), timestamp_ms=self.clock())
@@ -213,6 +184,7 @@ class AccountGuard:
             self.last = outcome
             return outcome
 
+        await self.reconciler.left_the_book(snapshot)
         flows = await self._cash_flows(snapshot, ts) if wallet_moved(self.state, snapshot) else None
         decisions, self.state = evaluate(
             snapshot,

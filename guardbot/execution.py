@@ -75,7 +75,7 @@ class DecisionExecutor:
         if d.side is None:
             return out
         if d.kind in ("place_stop", "replace_stop") and d.trigger_price is not None:
-            episode = await self.episode_to_send(d, snapshot)
+            episode, in_flight = await self.revision(d, snapshot)
             if episode is not None:
                 out.append(
                     await gw.place_stop(
@@ -86,15 +86,32 @@ class DecisionExecutor:
                         rule=d.rule,
                         episode=episode,
                         mark_price=snapshot.mark(d.symbol),
+                        look_first=in_flight,
                     )
                 )
         elif d.kind in ("reduce", "close") and d.quantity:
-            episode = await self.episode_to_send(d, snapshot)
+            episode, in_flight = await self.revision(d, snapshot)
             if episode is not None:
-                out.append(await gw.reduce(d.symbol, d.side, d.quantity, rule=d.rule, episode=episode))
+                out.append(
+                    await gw.reduce(
+                        d.symbol, d.side, d.quantity, rule=d.rule, episode=episode, look_first=in_flight
+                    )
+                )
         return out
 
     async def episode_to_send(self, d: Decision, snapshot: AccountSnapshot) -> str | None:
+        return (await self.revision(d, snapshot))[0]
+
+    async def revision(self, d: Decision, snapshot: AccountSnapshot) -> tuple[str | None, bool]:
+        """(`episode_to_send`, whether an earlier attempt under it may be on the exchange)."""
+        episode = await self._episode(d, snapshot)
+        if episode is None:
+            return None, False
+        assert d.symbol is not None
+        row = await self.journal.action_by_client_id(self.gateway.client_id(d.rule, d.symbol, episode))
+        return episode, row is not None and row.status.is_open and not row.dry_run
+
+    async def _episode(self, d: Decision, snapshot: AccountSnapshot) -> str | None:
         """The revision of `d.episode` to send under, or None when its order is already in place.
 
         - no row for the id, or a row still in flight: send (the gateway looks it up first);

@@ -206,12 +206,21 @@ class OrderGateway:
         base: ActionResult,
         send: Callable[[], Awaitable[Mapping[str, Any]]],
         lookup: Callable[[], Awaitable[Mapping[str, Any] | None]] | None,
+        *,
+        look_first: bool = False,
     ) -> ActionResult:
-        """Send with retries. After an ambiguous failure, look the order up before resending."""
+        """Send with retries. After an ambiguous failure, look the order up before sending again.
+
+        `look_first`: an earlier attempt under this client id may have reached the exchange (its
+        journal row is still open): look before the first send too. The outcome is `unknown`, never
+        `failed`, while the order may exist: a later look-up (next cycle, or after a restart)
+        settles it. `failed` means it surely never reached the exchange.
+        """
         if self.dry_run:
             return await self._finish(replace(base, status="dry_run", reason="dry-run: nothing sent"))
         await self._journal(replace(base, status="pending"))
-        must_look = False
+        must_look = look_first and lookup is not None
+        uncertain = must_look  # may the order exist on the exchange?
         last_error = ""
         for attempt in range(1, self.retry.attempts + 1):
             if must_look and lookup is not None:
@@ -220,14 +229,7 @@ class OrderGateway:
                 except Exception as exc:
                     last_error = describe(exc)
                     if classify(exc) is ErrorClass.FINAL:
-                        return await self._finish(
-                            replace(
-                                base,
-                                status="failed",
-                                reason=f"order state unknown after an ambiguous failure: {last_error}",
-                                attempts=attempt,
-                            )
-                        )
+                        break  # the look-up itself is refused: the fate stays unknown
                     if attempt < self.retry.attempts:
                         await self._sleep(self.retry.delay(attempt - 1, self._rng))
                     continue
@@ -235,7 +237,7 @@ class OrderGateway:
                     assert found is not None
                     return await self._finish(self._accepted(base, found, attempt, "found after retry"))
                 # not there, or there but cancelled/expired/rejected unfilled: safe to send again
-                must_look = False
+                must_look = uncertain = False
             try:
                 reply = await send()
                 return await self._finish(self._accepted(base, reply, attempt))
@@ -251,9 +253,19 @@ class OrderGateway:
                         replace(base, status="rejected", reason=last_error, attempts=attempt)
                     )
                 if is_ambiguous(exc):
-                    must_look = True
+                    must_look = uncertain = True
                 if attempt < self.retry.attempts:
                     await self._sleep(self.retry.delay(attempt - 1, self._rng))
+        if uncertain:
+            return await self._finish(
+                replace(
+                    base,
+                    status="unknown",
+                    reason=f"fate unknown after {self.retry.attempts} attempts ({last_error}): "
+                    "it is looked up again before anything is resent",
+                    attempts=self.retry.attempts,
+                )
+            )
         return await self._finish(
             replace(
                 base,
@@ -331,6 +343,17 @@ class OrderGateway:
                 return order
         return None
 
+    async def find_order_by_id(
+        self, symbol: str, order_id: str, *, trigger: bool
+    ) -> Mapping[str, Any] | None:
+        """An order by the exchange's id (any owner, any state); None if the exchange has none."""
+        params: dict[str, Any] = {"trigger": True} if trigger and self.client.id == "binanceusdm" else {}
+        try:
+            found: Mapping[str, Any] = await self.client.fetch_order(order_id, symbol, params)
+            return found
+        except ccxt.OrderNotFound:
+            return None
+
     # ----------------------------------------------------------------- actions
 
     async def place_stop(
@@ -344,6 +367,7 @@ class OrderGateway:
         episode: int | str,
         mark_price: float | None = None,
         tag: str = "",
+        look_first: bool = False,
     ) -> ActionResult:
         """A reduce-only stop-market protecting a position, triggered by mark price.
 
@@ -379,7 +403,7 @@ class OrderGateway:
         async def lookup() -> Mapping[str, Any] | None:
             return await self.find_order(symbol, cid, trigger=True)
 
-        return await self._send_order(base, send, lookup)
+        return await self._send_order(base, send, lookup, look_first=look_first)
 
     def _stop_params(self, pside: Side, trigger: float, cid: str, *, close_position: bool) -> dict[str, Any]:
         ex = self.client.id
@@ -423,6 +447,7 @@ class OrderGateway:
         rule: str,
         episode: int | str,
         tag: str = "",
+        look_first: bool = False,
     ) -> ActionResult:
         """A reduce-only market order cutting `amount` (rounded DOWN to the lot step) off a position.
 
@@ -452,7 +477,7 @@ class OrderGateway:
         async def lookup() -> Mapping[str, Any] | None:
             return await self.find_order(symbol, cid, trigger=False)
 
-        return await self._send_order(base, send, lookup)
+        return await self._send_order(base, send, lookup, look_first=look_first)
 
     async def place_entry(
         self,

@@ -95,6 +95,16 @@ def pending_actions(db: Database, account: str | None = None) -> list[ActionRow]
     return [codec.action_row(d) for d in db.query(sql + " ORDER BY ts, id", params)]
 
 
+def resting_actions(db: Database, account: str) -> list[ActionRow]:
+    """Live orders the exchange accepted and last reported resting (our stops, limit entries):
+    what must be looked up once they leave the book, to journal what became of them."""
+    sql = (
+        f"SELECT {codec.columns(ActionRow)} FROM actions "
+        "WHERE account = ? AND status = 'confirmed' AND order_state = 'open' AND dry_run = 0 ORDER BY ts, id"
+    )
+    return [codec.action_row(d) for d in db.query(sql, [account])]
+
+
 def load_guard_state(db: Database, account: str) -> GuardStateRow | None:
     sql = f"SELECT {codec.columns(GuardStateRow)} FROM guard_state WHERE account = ?"
     rows = [codec.guard_state_row(d) for d in db.query(sql, [account])]
