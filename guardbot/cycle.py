@@ -179,9 +179,9 @@ class AccountGuard:
             decisions, self.state = evaluate_blind(self.state, self.limits, ts, error, account=self.name)
             await self.journal.record_event(self.name, ts, kind="snapshot_failed", text=error[:500])
             outcome = CycleOutcome(self.name, ts, False, self.state, decisions=decisions, error=error)
-            await self._apply(decisions, None, ts, outcome)
-            await self.save_state(ts)
             self.last = outcome
+            await self.save_state(ts)
+            await self._apply(decisions, None, ts, outcome)
             return outcome
 
         await self.reconciler.left_the_book(snapshot)
@@ -205,9 +205,11 @@ class AccountGuard:
             self.state.trading_state.value,
         )
         outcome = CycleOutcome(self.name, ts, True, self.state, figures, snapshot, decisions)
-        await self._apply(decisions, snapshot, ts, outcome)
-        await self.save_state(ts)
         self.last = outcome
+        # The state the decisions leave (locks, cut targets, conditions) is saved before a single
+        # order goes out: a stop or a crash mid-orders must not make a restart decide them again.
+        await self.save_state(ts)
+        await self._apply(decisions, snapshot, ts, outcome)
         return outcome
 
     async def _cash_flows(self, snapshot: AccountSnapshot, ts: int) -> FlowInput:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import logging
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from contextlib import AsyncExitStack
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -36,18 +37,24 @@ from guardbot.store import Journal
 
 log = logging.getLogger("guardbot.daemon")
 SHUTDOWN_WAIT_S = 30.0
+SPREAD_WINDOW_S = 10.0  # accounts' cycles are spread over this much (or the interval, if shorter)
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, and `exc` (the traceback) when there is one."""
+
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(
-            {
-                "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
-                "level": record.levelname.lower(),
-                "logger": record.name,
-                "msg": record.getMessage(),
-            }
-        )
+        data = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        elif record.stack_info:
+            data["exc"] = self.formatStack(record.stack_info)
+        return json.dumps(data)
 
 
 def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
@@ -140,6 +147,10 @@ class Daemon:
         try:
             outcome = await guard.cycle()
             log.info(outcome.log_line())
+        except asyncio.CancelledError:
+            # only at exit, after the bounded wait for running cycles; the saved state and the
+            # journal's open actions let the next start pick up where this one stopped
+            log.info("%s: cycle interrupted by shutdown", guard.name)
         except Exception:
             log.exception("%s: cycle crashed; the next one runs on schedule", guard.name)
 
@@ -150,85 +161,115 @@ class Daemon:
         s = self.settings
         if not s.accounts:
             raise UserError("no [[accounts]] configured: nothing to guard (see config.example.toml)")
-        limits = GuardLimits.from_config(s.guard, s.risk)
-        async with AsyncExitStack() as stack:
-            journal = self.journal = await Journal.open(s.storage.path)
-            stack.push_async_callback(journal.close)
-            if s.telegram.enabled:  # alerts and commands on Telegram, in this loop, until shutdown
-                from guardbot.notify.telegram import telegram_bot
-
-                self.notifier = await stack.enter_async_context(telegram_bot(self))
-            for account in s.accounts:
-                session = await stack.enter_async_context(open_account(account.name, s))
-                self.sessions[account.name] = session
-                guard = AccountGuard(
-                    account.name,
-                    session.snapshot,
-                    session.gateway(),
-                    journal,
-                    self.notifier,
-                    limits,
-                    read_cash_flows=session.cash_flows,
-                )
-                await guard.start()
-                self.guards.append(guard)
-                mode = "DRY-RUN" if account.dry_run else "LIVE ORDERS"
-                log.info(
-                    "guarding %s on %s (%s, %s)", account.name, account.exchange, account.environment, mode
-                )
-
-            sched = AsyncIOScheduler(
-                timezone=dt.UTC,
-                job_defaults={
-                    "coalesce": True,
-                    "max_instances": 1,
-                    "misfire_grace_time": max(1, int(s.schedule.interval_s)),
-                },
-            )
-            self.scheduler = sched
-            start = dt.datetime.now(dt.UTC)
-            for g in self.guards:
-                sched.add_job(
-                    self._cycle,
-                    "interval",
-                    args=[g],
-                    seconds=s.schedule.interval_s,
-                    next_run_time=start,
-                    id=f"cycle:{g.name}",
-                )
-                sched.add_job(
-                    refresh_correlation,
-                    "interval",
-                    args=[g, self.sessions[g.name], s],
-                    minutes=s.schedule.ohlcv_refresh_minutes,
-                    next_run_time=start + dt.timedelta(seconds=2 * s.schedule.interval_s),
-                    id=f"correlation:{g.name}",
-                )
-            sched.add_job(self._heartbeat, "interval", minutes=s.telegram.heartbeat_minutes, id="heartbeat")
-            t = s.telegram.digest_time
-            sched.add_job(self._digest, "cron", hour=t.hour, minute=t.minute, id="digest")
-            sched.add_job(
-                journal.prune_snapshots,
-                "cron",
-                args=[s.storage.snapshot_retention_days],
-                hour=0,
-                minute=17,
-                id="prune",
-            )
-            sched.start()
-            loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        # Signals first: a SIGTERM while start-up is still talking to the exchanges is a clean stop.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop_event.set)
+        try:
+            async with AsyncExitStack() as stack:
+                if not await self._unless_stopped(self._start(stack)):
+                    log.info("stopped during start-up")
+                    return 0
+                self._schedule()
+                await self._tell_all(f"guardbot started: {len(self.guards)} account(s)")
+                await self.stop_event.wait()
+                await self._shutdown()
+        finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.add_signal_handler(sig, self.stop_event.set)
-            await self._tell_all(f"guardbot started: {len(self.guards)} account(s)")
-            try:
-                await self.stop_event.wait()
-            finally:
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    with contextlib.suppress(NotImplementedError, RuntimeError):
-                        loop.remove_signal_handler(sig)
-            await self._shutdown()
+                    loop.remove_signal_handler(sig)
         return 0
+
+    async def _unless_stopped(self, work: Awaitable[None]) -> bool:
+        """Run `work` unless a stop arrives first (then cancel it). True when it finished."""
+        task = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(self.stop_event.wait())
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            stop.cancel()
+            task.result()  # a start-up error is raised as it is
+            return True
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+
+    async def _start(self, stack: AsyncExitStack) -> None:
+        """Open the journal (and Telegram), then each account: its client, its guard, a
+        reconciliation of what a previous run left open."""
+        s = self.settings
+        limits = GuardLimits.from_config(s.guard, s.risk)
+        journal = self.journal = await Journal.open(s.storage.path)
+        stack.push_async_callback(journal.close)
+        if s.telegram.enabled:  # alerts and commands on Telegram, in this loop, until shutdown
+            from guardbot.notify.telegram import telegram_bot
+
+            self.notifier = await stack.enter_async_context(telegram_bot(self))
+        for account in s.accounts:
+            session = await stack.enter_async_context(open_account(account.name, s))
+            self.sessions[account.name] = session
+            guard = AccountGuard(
+                account.name,
+                session.snapshot,
+                session.gateway(),
+                journal,
+                self.notifier,
+                limits,
+                read_cash_flows=session.cash_flows,
+            )
+            await guard.start()
+            self.guards.append(guard)
+            mode = "DRY-RUN" if account.dry_run else "LIVE ORDERS"
+            log.info("guarding %s on %s (%s, %s)", account.name, account.exchange, account.environment, mode)
+
+    def _schedule(self) -> None:
+        s = self.settings
+        assert self.journal is not None
+        sched = AsyncIOScheduler(
+            timezone=dt.UTC,
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": max(1, int(s.schedule.interval_s)),
+            },
+        )
+        self.scheduler = sched
+        start = dt.datetime.now(dt.UTC)
+        for g in self.guards:
+            # each account at its own stable offset: 200 accounts are not one burst of requests
+            # every interval, an account keeps its slot across restarts, and its first look at
+            # the account still comes within SPREAD_WINDOW_S of the start
+            window = min(s.schedule.interval_s, SPREAD_WINDOW_S)
+            first = start + dt.timedelta(seconds=spread_offset(g.name, window))
+            sched.add_job(
+                self._cycle,
+                "interval",
+                args=[g],
+                seconds=s.schedule.interval_s,
+                next_run_time=first,
+                id=f"cycle:{g.name}",
+            )
+            sched.add_job(
+                refresh_correlation,
+                "interval",
+                args=[g, self.sessions[g.name], s],
+                minutes=s.schedule.ohlcv_refresh_minutes,
+                next_run_time=first + dt.timedelta(seconds=2 * s.schedule.interval_s),
+                id=f"correlation:{g.name}",
+            )
+        sched.add_job(self._heartbeat, "interval", minutes=s.telegram.heartbeat_minutes, id="heartbeat")
+        t = s.telegram.digest_time
+        sched.add_job(self._digest, "cron", hour=t.hour, minute=t.minute, id="digest")
+        sched.add_job(
+            self.journal.prune_snapshots,
+            "cron",
+            args=[s.storage.snapshot_retention_days],
+            hour=0,
+            minute=17,
+            id="prune",
+        )
+        sched.start()
 
     async def _heartbeat(self) -> None:
         await self._tell_all(heartbeat_text(self.guards))
@@ -241,6 +282,9 @@ class Daemon:
         log.info("stopping: waiting for running cycles to finish their actions")
         if self.scheduler is not None:
             self.scheduler.pause()
+        for g in self.guards:
+            # a cycle finishes the request in flight, then retries nothing and sends nothing new
+            g.gateway.stopping = True
 
         async def drain() -> None:
             for g in self.guards:
@@ -254,6 +298,12 @@ class Daemon:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         log.info("stopped")
+
+
+def spread_offset(name: str, window_s: float) -> float:
+    """A stable offset in [0, window) for an account's first cycle (a hash of its name)."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 * window_s
 
 
 async def run(settings: Settings, notifier: Notifier | None = None) -> int:

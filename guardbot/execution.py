@@ -57,6 +57,10 @@ class DecisionExecutor:
         assert d.symbol is not None
         gw = self.gateway
         out: list[ActionResult] = []
+        if gw.stopping:
+            # shutting down: nothing new goes out; the restart decides again from the saved state
+            log.info("%s: not sent (shutting down): %s", self.account, d.reason)
+            return out
         if d.kind in ("cancel_order", "replace_stop") and d.order_id:
             order = next((o for o in snapshot.open_orders if o.id == d.order_id), None)
             if order is None:

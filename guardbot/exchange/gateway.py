@@ -117,6 +117,9 @@ class OrderGateway:
         self.position_mode = position_mode
         self._rng = rng or random.Random()
         self._sleep = sleep
+        # set on shutdown: finish the request in flight, then no retry and no new order (what is
+        # left undone is decided again after the restart; what is in doubt is looked up then)
+        self.stopping = False
 
     # ----------------------------------------------------------------- helpers
 
@@ -223,6 +226,9 @@ class OrderGateway:
         uncertain = must_look  # may the order exist on the exchange?
         last_error = ""
         for attempt in range(1, self.retry.attempts + 1):
+            if self.stopping and attempt > 1:
+                last_error = f"stopped retrying for shutdown after: {last_error}"
+                break
             if must_look and lookup is not None:
                 try:
                     found = await lookup()
@@ -297,7 +303,11 @@ class OrderGateway:
             return replace(base, status="dry_run", reason="dry-run: nothing sent"), None
         await self._journal(replace(base, status="pending"))
         last_error = ""
+        uncertain = False  # may an attempt have taken effect, unanswered?
         for attempt in range(1, self.retry.attempts + 1):
+            if self.stopping and attempt > 1:
+                last_error = f"stopped retrying for shutdown after: {last_error}"
+                break
             try:
                 value = await fn()
                 return replace(base, status="confirmed", attempts=attempt), value
@@ -310,12 +320,13 @@ class OrderGateway:
                             base, status="confirmed", reason="already cancelled", attempts=attempt
                         ), None
                     return replace(base, status="rejected", reason=last_error, attempts=attempt), None
+                uncertain = uncertain or is_ambiguous(exc)
                 if attempt < self.retry.attempts:
                     await self._sleep(self.retry.delay(attempt - 1, self._rng))
         return (
             replace(
                 base,
-                status="failed",
+                status="unknown" if uncertain else "failed",
                 reason=f"gave up after {self.retry.attempts} attempts: {last_error}",
                 attempts=self.retry.attempts,
             ),
