@@ -116,10 +116,18 @@ def _pool_count(snapshot: AccountSnapshot) -> int:
 
 def measure_account(snapshot: AccountSnapshot, model: MarginModel | None = None) -> AccountFigures:
     """Equity, margins, margin ratio and every position's liquidation price (see `AccountFigures`)."""
+    return measure_many(snapshot, (snapshot,), model)[0]
+
+
+def measure_many(
+    snapshot: AccountSnapshot, versions: Sequence[AccountSnapshot], model: MarginModel | None = None
+) -> list[AccountFigures]:
+    """`measure_account` of each version of one book (the same positions at other marks, as
+    `with_marks` makes them): a small book one version at a time, a big one in one batch."""
     model = model or model_for(snapshot.exchange)
     if _pool_count(snapshot) <= SCALAR_MAX_POOLS:
-        return _measure_scalar(snapshot, model)
-    return measure_versions(snapshot, (snapshot,), model)[0]
+        return [_measure_scalar(v, model) for v in versions]
+    return measure_versions(snapshot, versions, model)
 
 
 def measure_versions(

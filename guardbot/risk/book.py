@@ -125,14 +125,8 @@ class Book:
         """Per-position figures at each row of `marks` (S, n)."""
         marks = np.atleast_2d(np.asarray(marks, dtype=np.float64))
         notional = self.size * marks
-        upnl = self.sign * self.size * (marks - self.entry)
         tier = self.tiers.index(notional)
-        rate = self.tiers.pick(self.tiers.rate, tier)
         model = type(self.model)
-        if model.maintenance_margin is MarginModel.maintenance_margin:
-            mm = self.tiers.pick(self.tiers.alpha, tier) + self.tiers.pick(self.tiers.beta, tier) * notional
-        else:
-            mm = self._per_position(marks, self.model.maintenance_margin)
         if model.initial_margin in _IM_PLAIN:
             im = notional / self.leverage
         elif model.initial_margin in _IM_WITH_FEE:
@@ -140,7 +134,26 @@ class Book:
         else:
             im = self._per_position(marks, self.model.initial_margin)
         im = np.where(self.cross, im, self.isolated_margin)
-        return Marked(marks, notional, upnl, mm, im, rate)
+        return Marked(
+            marks,
+            notional,
+            self.upnl(marks),
+            self.maintenance(marks, notional, tier),
+            im,
+            self.tiers.pick(self.tiers.rate, tier),
+        )
+
+    def upnl(self, marks: FloatArray) -> FloatArray:
+        return np.asarray(self.sign * self.size * (marks - self.entry), dtype=np.float64)
+
+    def maintenance(
+        self, marks: FloatArray, notional: FloatArray, tier: IntArray | None = None
+    ) -> FloatArray:
+        """Maintenance margin at `marks` (S, n), `notional` being size x marks."""
+        if type(self.model).maintenance_margin is not MarginModel.maintenance_margin:
+            return self._per_position(marks, self.model.maintenance_margin)
+        tier = self.tiers.index(notional) if tier is None else tier
+        return self.tiers.pick(self.tiers.alpha, tier) + self.tiers.pick(self.tiers.beta, tier) * notional
 
     def _per_position(
         self, marks: FloatArray, method: Callable[[Position, Sequence[Tier], Fees], float]

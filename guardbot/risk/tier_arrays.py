@@ -35,24 +35,31 @@ class TierArrays:
     alpha: FloatArray
     beta: FloatArray
     last: IntArray  # (n,) index of each row's last real bracket
-    last_floor: FloatArray  # (n,) its floor
+    contiguous: bool  # every table is [floor, cap) brackets, each cap the next floor (as published)
 
     def index(self, notional: FloatArray, rows: IntArray | None = None) -> IntArray:
         """`tier_for` on arrays: the first bracket with floor <= notional < cap; above every cap the
         last one, below the last floor with no bracket holding it the first one (same fallbacks).
 
-        `notional` is (..., n) for all rows, or (..., len(rows)) with `rows` picking the tables.
+        `notional` is (..., n) for all rows, or (..., *rows.shape) with `rows` picking the tables.
+        One pass per bracket column over the notional block: T small operations beat one
+        (..., n, T) block by several times.
         """
-        floor, cap = (self.floor, self.cap) if rows is None else (self.floor[rows], self.cap[rows])
-        last, last_floor = (
-            (self.last, self.last_floor) if rows is None else (self.last[rows], self.last_floor[rows])
-        )
-        x = notional[..., None]
-        inside = (floor <= x) & (x < cap)
-        first = inside.argmax(axis=-1)
-        found = np.take_along_axis(inside, first[..., None], axis=-1)[..., 0]
-        fallback = np.where(notional >= last_floor, last, 0)
-        return np.where(found, first, fallback)
+        floor, cap, last = self.floor, self.cap, self.last
+        if rows is not None:
+            floor, cap, last = floor[rows], cap[rows], last[rows]
+        width = floor.shape[-1]
+        if self.contiguous:
+            # brackets [floor_k, floor_k+1): the tier is how many higher floors are <= the notional
+            tier = np.zeros(notional.shape, dtype=np.intp)
+            for k in range(1, width):
+                tier += floor[..., k] <= notional
+            return np.minimum(tier, last)
+        last_floor = np.take_along_axis(floor, last[..., None], axis=-1)[..., 0]
+        tier = np.where(notional >= last_floor, last, 0)
+        for k in reversed(range(width)):  # downwards, so the first bracket holding it wins
+            tier = np.where((floor[..., k] <= notional) & (notional < cap[..., k]), k, tier)
+        return tier
 
     def pick(self, table: FloatArray, tier: IntArray, rows: IntArray | None = None) -> FloatArray:
         """table[row, tier] for a tier index block shaped like `index`'s result."""
@@ -91,7 +98,11 @@ def tier_arrays(
     alpha, beta = _coefficients(
         positions, [tables[k] for k in table_of], model, fees, close_fee, rate, amount
     )
-    return TierArrays(floor, cap, rate, alpha, beta, last, floor[np.arange(len(positions)), last])
+    real = real[table_of]
+    below_cap = np.where(real, floor < cap, True).all()
+    # each real bracket's cap is the next real bracket's floor
+    chained = np.where(real[:, 1:], cap[:, :-1] == floor[:, 1:], True).all()
+    return TierArrays(floor, cap, rate, alpha, beta, last, bool(below_cap and chained))
 
 
 def _coefficients(

@@ -119,3 +119,60 @@ def measure(snap: AccountSnapshot) -> RefFigures:
         available_margin=max(0.0, cross_equity - cross_im),
         liquidation=tuple(liquidation(snap, p) for p in snap.positions),
     )
+
+
+MIN_PRICE_FACTOR = 1e-4
+MOVE_RANGE = (-0.99, 10.0)
+
+
+def liquidating_move(
+    snap: AccountSnapshot, benchmark: str, betas: dict[str, float], direction: int
+) -> float | None:
+    """The original benchmark-move search: a position copy per position per evaluation, probes on
+    both sides of every cut from zero outwards, then bisection of the first liquidating bracket."""
+    model = model_for(snap.exchange)
+    cross = [
+        (p, 1.0 if p.symbol == benchmark else betas.get(p.symbol, 1.0), snap.tiers[p.symbol])
+        for p in snap.positions
+        if p.margin_mode is MarginMode.CROSS
+    ]
+    base = snap.wallet_balance - sum(
+        p.isolated_margin for p in snap.positions if p.margin_mode is MarginMode.ISOLATED
+    )
+
+    def gap(move: float) -> float:
+        equity, mm = base, 0.0
+        for p, beta, tiers in cross:
+            moved = p.at_mark(p.mark_price * max(1.0 + beta * move, MIN_PRICE_FACTOR))
+            equity += moved.unrealized_pnl
+            mm += model.maintenance_margin(moved, tiers, snap.fees)
+        return equity - mm
+
+    if not cross:
+        return None
+    if gap(0.0) <= 0:
+        return 0.0
+    cuts = set()
+    for p, beta, tiers in cross:
+        if beta == 0.0 or p.notional <= 0:
+            continue
+        cuts.add((MIN_PRICE_FACTOR - 1.0) / beta)
+        cuts.update((t.notional_floor / p.notional - 1.0) / beta for t in tiers if t.notional_floor > 0)
+    limit = MOVE_RANGE[0] if direction < 0 else MOVE_RANGE[1]
+    inside = sorted((c for c in cuts if 0 < c * direction < abs(limit)), key=abs)
+    probes = [x for c in inside for x in (c - direction * 1e-9, c + direction * 1e-9)]
+    safe = 0.0
+    for x in [*probes, limit]:
+        if x * direction <= abs(safe) or x * direction > abs(limit):
+            continue
+        if gap(x) <= 0:
+            bad = x
+            while abs(bad - safe) > 1e-13 * max(1.0, abs(bad)):
+                mid = (safe + bad) / 2
+                if gap(mid) <= 0:
+                    bad = mid
+                else:
+                    safe = mid
+            return bad
+        safe = x
+    return None
