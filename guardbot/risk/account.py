@@ -71,20 +71,19 @@ def liquidation_price(
     if position.margin_mode is MarginMode.ISOLATED:
         pool = Pool(position.isolated_margin, 0.0)
         return solve_liquidation_price([position], pool, model, tiers_of, fees, direction)
-    # In cross mode both legs of a hedged symbol share one liquidation price: they move together.
-    legs = [
-        p for p in snapshot.positions if p.symbol == position.symbol and p.margin_mode is MarginMode.CROSS
-    ]
-    fixed = [
-        p for p in snapshot.positions if p.symbol != position.symbol and p.margin_mode is MarginMode.CROSS
-    ]
-    isolated_wallets = sum(
-        p.isolated_margin for p in snapshot.positions if p.margin_mode is MarginMode.ISOLATED
-    )
-    pool = Pool(
-        fixed_equity=snapshot.wallet_balance - isolated_wallets + sum(p.unrealized_pnl for p in fixed),
-        fixed_maintenance=sum(model.maintenance_margin(p, tiers_of[p.symbol], fees) for p in fixed),
-    )
+    # In cross mode both legs of a hedged symbol share one liquidation price: they move together;
+    # every other cross position stays at its mark. One pass, sums in position order.
+    legs: list[Position] = []
+    isolated = upnl = maintenance = 0.0
+    for p in snapshot.positions:
+        if p.margin_mode is MarginMode.ISOLATED:
+            isolated += p.isolated_margin
+        elif p.symbol == position.symbol:
+            legs.append(p)
+        else:
+            upnl += p.unrealized_pnl
+            maintenance += model.maintenance_margin(p, tiers_of[p.symbol], fees)
+    pool = Pool(fixed_equity=snapshot.wallet_balance - isolated + upnl, fixed_maintenance=maintenance)
     return solve_liquidation_price(legs, pool, model, tiers_of, fees, direction)
 
 
@@ -120,23 +119,30 @@ def measure_account(snapshot: AccountSnapshot, model: MarginModel | None = None)
 
 
 def measure_many(
-    snapshot: AccountSnapshot, versions: Sequence[AccountSnapshot], model: MarginModel | None = None
+    snapshot: AccountSnapshot,
+    versions: Sequence[AccountSnapshot],
+    model: MarginModel | None = None,
+    book: Book | None = None,
 ) -> list[AccountFigures]:
     """`measure_account` of each version of one book (the same positions at other marks, as
     `with_marks` makes them): a small book one version at a time, a big one in one batch."""
     model = model or model_for(snapshot.exchange)
     if _pool_count(snapshot) <= SCALAR_MAX_POOLS:
         return [_measure_scalar(v, model) for v in versions]
-    return measure_versions(snapshot, versions, model)
+    return measure_versions(snapshot, versions, model, book)
 
 
 def measure_versions(
-    snapshot: AccountSnapshot, versions: Sequence[AccountSnapshot], model: MarginModel | None = None
+    snapshot: AccountSnapshot,
+    versions: Sequence[AccountSnapshot],
+    model: MarginModel | None = None,
+    book: Book | None = None,
 ) -> list[AccountFigures]:
     """`measure_account` of several versions of one book that differ only in their marks (shocked
-    copies made with `with_marks`), every liquidation price of every version solved in one batch."""
+    copies made with `with_marks`), every liquidation price of every version solved in one batch.
+    `book` is `Book.of(snapshot, model)` when the caller already has it."""
     model = model or model_for(snapshot.exchange)
-    book = Book.of(snapshot, model)
+    book = book or Book.of(snapshot, model)
     if not versions:
         return []
     marks = np.array([[p.mark_price for p in v.positions] for v in versions], dtype=np.float64)

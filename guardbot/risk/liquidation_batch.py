@@ -13,9 +13,10 @@ and nothing else). Legs of size 0 move nothing and are left out, as in the scala
 
 Here every piece of every pool is one column. Cuts, pieces and the tiers inside them depend only on
 sizes and tables, so they are built once per book (`Pieces`); a new set of marks (a shocked book)
-only changes each pool's base (fixed equity - fixed maintenance) and mark. Sums are taken in the
-scalar solver's order (base, then leg by leg; fixed positions left to right) so both give the same
-bits: the vectorised path is a faster way to the same numbers, not a new approximation.
+only changes each pool's base (fixed equity - fixed maintenance) and mark. The legs of a piece are
+added to the base one by one as the scalar solver does; the base itself comes from the account's
+totals minus the pool's own symbol (O(n), not O(pools x n)), so a price can differ from the scalar
+solver's in its last bits (the property tests bound it), never in method.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ from guardbot.risk.book import Book, Marked
 from guardbot.risk.liquidation import Direction
 from guardbot.risk.tier_arrays import BoolArray, FloatArray, IntArray
 
-_BLOCK = 1 << 20  # elements per temporary block of the (S, pools, positions) fixed-pool sums
-
 
 @dataclass(frozen=True, slots=True)
 class Pools:
@@ -37,7 +36,6 @@ class Pools:
     legs: IntArray  # (G, L) moving legs of each pool in snapshot order, padded with the first
     live: BoolArray  # (G, L) False on padding
     isolated: BoolArray  # (G,)
-    fixed: BoolArray  # (G, n) cross positions held at their marks while the pool's symbol moves
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +75,7 @@ def pools_of(book: Book) -> Pools:
     live = np.zeros((n_pools, width), dtype=np.bool_)
     legs[owner, rank], live[owner, rank] = leg, True
     legs = np.where(live, legs, legs[:, :1])  # padding repeats the first leg (masked out anyway)
-    isolated = np.arange(n_pools) >= n_cross
-    pool_symbol = book.symbol[legs[:, 0]]
-    fixed = book.cross[None, :] & (book.symbol[None, :] != pool_symbol[:, None]) & ~isolated[:, None]
-    return Pools(of_position, legs, live, isolated, fixed)
+    return Pools(of_position, legs, live, np.arange(n_pools) >= n_cross)
 
 
 def _terms(book: Book, legs: IntArray, live: BoolArray, price: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -126,27 +121,30 @@ def pieces_of(book: Book, pools: Pools) -> Pieces:
     return Pieces(pool, lo, hi, c0, c1)
 
 
-def _seq_sum(x: FloatArray) -> FloatArray:
-    """Left-to-right sum over the last axis (cumsum is sequential; np.sum is pairwise)."""
-    if x.shape[-1] == 0:
-        return np.zeros(x.shape[:-1])
-    return np.asarray(np.cumsum(x, axis=-1)[..., -1], dtype=np.float64)
-
-
 def pool_bases(book: Book, pools: Pools, marked: Marked) -> FloatArray:
-    """(S, G) fixed equity - fixed maintenance of every pool: the cross pool's wallet plus the other
-    symbols' PnL, minus their maintenance; an isolated position's own margin."""
-    n_sets, n = marked.mark.shape
+    """(S, G) fixed equity - fixed maintenance of every pool.
+
+    A cross pool's fixed part is the cross wallet plus the PnL, minus the maintenance, of every
+    cross position of the *other* symbols: the cross totals minus the pool's own symbol, O(n) for
+    all pools at once. Its rounding differs from a left-to-right sum over the others by a few ulps
+    of those totals, i.e. ~1e-16 of the account's size in the price of the pool (see the property
+    tests). An isolated pool's is its own margin.
+    """
+    n_sets = marked.mark.shape[0]
     n_pools = pools.legs.shape[0]
-    base = np.empty((n_sets, n_pools))
-    block = max(1, _BLOCK // max(1, n_sets * n))
-    for g0 in range(0, n_pools, block):
-        fixed = pools.fixed[g0 : g0 + block]
-        equity = book.cross_wallet + _seq_sum(np.where(fixed, marked.upnl[:, None, :], 0.0))
-        base[:, g0 : g0 + block] = equity - _seq_sum(np.where(fixed, marked.maintenance[:, None, :], 0.0))
+    cross = book.cross
+    owner = pools.of_position[cross]  # -1: a cross symbol that nothing moves is fixed for everyone
+    mine = owner >= 0
+    upnl, mm = marked.upnl[:, cross], marked.maintenance[:, cross]
+    own_upnl, own_mm = np.zeros((n_sets, n_pools)), np.zeros((n_sets, n_pools))
+    for k in range(n_sets):
+        own_upnl[k] = np.bincount(owner[mine], weights=upnl[k, mine], minlength=n_pools)
+        own_mm[k] = np.bincount(owner[mine], weights=mm[k, mine], minlength=n_pools)
+    equity = book.cross_wallet + (upnl.sum(axis=1, keepdims=True) - own_upnl)
+    base = equity - (mm.sum(axis=1, keepdims=True) - own_mm)
     iso = pools.isolated
-    base[:, iso] = book.isolated_margin[pools.legs[iso, 0]] - 0.0
-    return base
+    base[:, iso] = book.isolated_margin[pools.legs[iso, 0]]
+    return np.asarray(base, dtype=np.float64)
 
 
 def solve(
