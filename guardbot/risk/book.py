@@ -6,7 +6,7 @@ maintenance and initial margin for S sets of marks at once (a stress test is S s
 
 Element by element these are the same float operations, in the same order, as `Position` and the
 margin models do (e.g. `sign * size * (mark - entry)`), so each figure has the same bits as the
-scalar code; only the solver's sums differ from it, and those are kept in the same order too.
+scalar code.
 """
 
 from __future__ import annotations
@@ -119,6 +119,28 @@ class Book:
             symbols=symbols,
             tiers=tier_arrays(positions, list(tiers_of.values()), symbol, model, fees, close_fee),
             cross_wallet=snapshot.wallet_balance - isolated,
+        )
+
+    def cross_only(self) -> Book:
+        """The cross positions alone (their tables and coefficients are not rebuilt); the cross
+        wallet is unchanged, it already left the isolated margin out."""
+        keep = np.flatnonzero(self.cross)
+        positions = tuple(self.positions[i] for i in keep.tolist())
+        return Book(
+            snapshot=self.snapshot.with_positions(positions),
+            model=self.model,
+            sign=self.sign[keep],
+            size=self.size[keep],
+            entry=self.entry[keep],
+            mark=self.mark[keep],
+            leverage=self.leverage[keep],
+            isolated_margin=self.isolated_margin[keep],
+            close_fee=self.close_fee[keep],
+            cross=self.cross[keep],
+            symbol=self.symbol[keep],
+            symbols=self.symbols,
+            tiers=self.tiers.rows(keep),
+            cross_wallet=self.cross_wallet,
         )
 
     def at(self, marks: FloatArray) -> Marked:

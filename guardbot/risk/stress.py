@@ -27,6 +27,7 @@ from typing import Any
 
 from guardbot.domain import AccountSnapshot, MarginMode, base_asset
 from guardbot.risk.account import AccountFigures, measure_many
+from guardbot.risk.book import Book
 from guardbot.risk.margin import MarginModel, model_for
 from guardbot.risk.stress_gap import MIN_PRICE_FACTOR, MOVE_RANGE, CrossGap
 from guardbot.risk.stress_gap import liquidating_move as solve_move
@@ -142,6 +143,7 @@ def _apply(
     snapshot: AccountSnapshot,
     cases: Sequence[tuple[Mapping[str, float], float | None]],
     model: MarginModel,
+    book: Book | None = None,
 ) -> list[StressResult]:
     """One result per (moves, benchmark move): every shocked book is measured in one batch, so its
     liquidation prices are solved for all positions and all shocks together."""
@@ -152,7 +154,7 @@ def _apply(
         {s: current[s] * (1.0 + move) for s, move in moves.items() if s in current} for moves, _ in cases
     ]
     shocked = [snapshot.with_marks(marks) for marks in shocked_marks]
-    all_figures = measure_many(snapshot, shocked, model)
+    all_figures = measure_many(snapshot, shocked, model, book)
     equity = _equity(snapshot)
     return [
         _result(moves, benchmark_move, marks, figures, equity)
@@ -265,13 +267,16 @@ def stress_report(
     moves = list(shocks)
     for x in moves:
         _check_move(benchmark, x)
-    rows = tuple(_apply(snapshot, [(_moves_for(snapshot, benchmark, x, betas), x) for x in moves], model))
+    book = Book.of(snapshot, model)  # one set of arrays for the rows and both searches
+    cases = [(_moves_for(snapshot, benchmark, x, betas), x) for x in moves]
+    rows = tuple(_apply(snapshot, cases, model, book))
+    gap = CrossGap(snapshot, benchmark, betas, model, book)
     return StressReport(
         benchmark=benchmark,
         betas=used,
         beta_weighted_net=beta_net,
         rows=rows,
-        liquidating_move_down=liquidating_move(snapshot, benchmark, betas, -1, model),
-        liquidating_move_up=liquidating_move(snapshot, benchmark, betas, +1, model),
+        liquidating_move_down=solve_move(gap, -1),
+        liquidating_move_up=solve_move(gap, +1),
         notes=tuple(notes),
     )

@@ -61,6 +61,18 @@ class TierArrays:
             tier = np.where((floor[..., k] <= notional) & (notional < cap[..., k]), k, tier)
         return tier
 
+    def rows(self, keep: IntArray) -> TierArrays:
+        """The tables of the positions `keep` (a subset stays contiguous if the whole was)."""
+        return TierArrays(
+            self.floor[keep],
+            self.cap[keep],
+            self.rate[keep],
+            self.alpha[keep],
+            self.beta[keep],
+            self.last[keep],
+            self.contiguous,
+        )
+
     def pick(self, table: FloatArray, tier: IntArray, rows: IntArray | None = None) -> FloatArray:
         """table[row, tier] for a tier index block shaped like `index`'s result."""
         t = table if rows is None else table[rows]
