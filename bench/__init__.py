@@ -31,6 +31,30 @@ def time_ms(
         spent += elapsed
         if budget_s is not None and len(samples) >= 3 and spent >= budget_s:
             break
+    return _summary(samples)
+
+
+def time_pair_ms(
+    a: Callable[[], object], b: Callable[[], object], repeat: int, warmup: int = 1
+) -> tuple[dict[str, Any], dict[str, Any], float]:
+    """Time `a` and `b` alternately, `repeat` times each: on a shared machine both see the same
+    load, so the ratio of their medians is steadier than from two separate runs. Returns both
+    timings and the median of the per-pair ratios b / a."""
+    for _ in range(warmup):
+        a()
+        b()
+    sa: list[float] = []
+    sb: list[float] = []
+    for _ in range(repeat):
+        for fn, samples in ((a, sa), (b, sb)):
+            t0 = time.perf_counter()
+            fn()
+            samples.append((time.perf_counter() - t0) * 1_000)
+    ratio = statistics.median(y / x for x, y in zip(sa, sb, strict=True))
+    return _summary(sa), _summary(sb), round(ratio, 2)
+
+
+def _summary(samples: list[float]) -> dict[str, Any]:
     return {
         "median_ms": round(statistics.median(samples), 3),
         "min_ms": round(min(samples), 3),
