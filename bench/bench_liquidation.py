@@ -1,5 +1,6 @@
-"""measure_account at 10/50/200 cross positions with 10-tier brackets, one liquidation_price in a
-200-position book (the guard planner's inner call), and the stress solver and report."""
+"""measure_account at 10/50/200 cross positions with 10-tier brackets (and 1,000, to show how it
+scales), one liquidation_price in a 200-position book (the guard planner's inner call), and the
+stress solver and report at 50/200/1,000."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from bench.books import BENCHMARK, TIERS, account
 from guardbot.risk.account import liquidation_price, measure_account
 from guardbot.risk.stress import liquidating_move, stress_report
 
-SIZES = (10, 50, 200)
+SIZES = (10, 50, 200, 1_000)
 
 
 def run() -> dict[str, Any]:
@@ -20,7 +21,7 @@ def run() -> dict[str, Any]:
         out["measure_account"][str(n)] = {
             "positions": n,
             "margin_ratio": round(measure_account(snap).margin_ratio, 6),
-            **time_ms(lambda snap=snap: measure_account(snap), repeat=30, budget_s=10),
+            **time_ms(lambda snap=snap: measure_account(snap), repeat=30, warmup=int(n < 1_000), budget_s=10),
         }
     big, big_betas = account(200)
     leg = big.positions[7]
@@ -32,9 +33,11 @@ def run() -> dict[str, Any]:
     out["liquidating_move_down_50"] = time_ms(
         lambda: liquidating_move(snap, BENCHMARK, betas, -1), repeat=10, budget_s=10
     )
+    huge, huge_betas = account(1_000)
     out["stress_report"] = {
         "50": time_ms(lambda: stress_report(snap, BENCHMARK, betas), repeat=10, budget_s=20),
         "200": time_ms(lambda: stress_report(big, BENCHMARK, big_betas), repeat=10, warmup=0, budget_s=30),
+        "1000": time_ms(lambda: stress_report(huge, BENCHMARK, huge_betas), repeat=10, warmup=0, budget_s=30),
     }
     return out
 
