@@ -1,13 +1,19 @@
 """The benchmark move that liquidates the cross pool, on arrays.
 
 gap(move) = cross equity - cross maintenance margin once the benchmark moved by `move` and every
-cross position's mark by max(1 + beta x move, MIN_PRICE_FACTOR); <= 0 means liquidation. It is
-piecewise linear in the move, cut where a leg changes tier or hits the price floor. The search is
-`stress.liquidating_move`'s: probe both sides of every cut from zero outwards, take the first probe
-that liquidates and bisect back to the safe probe before it, so the first crossing is found even for
-books whose risk is not monotonic in the move. What changes is the cost: every probe is evaluated
-for every position in one array operation (in chunks, stopping at the first chunk that
-liquidates), and each bisection step is one vectorised evaluation instead of a copy per position.
+cross position's mark by max(1 + beta x move, MIN_PRICE_FACTOR); <= 0 means liquidation. The search
+is the one `stress.liquidating_move` has always done: probe both sides of every cut (a leg changing
+tier or hitting the price floor) from zero outwards, take the first probe that liquidates and
+bisect back to the safe probe before it, so the first crossing is found even for books whose risk
+is not monotonic in the move.
+
+What changed is the cost. Each leg is linear in the move between its own cuts, so the whole gap is
+known as exact linear pieces (`Lines`) from one sort and one cumulative sum over all legs' cuts, and
+every probe is read off them at once: O(legs x tiers), not O(probes x legs). The bracket found is
+then checked on the gap itself, and inside a piece the line's root leaves only a few tolerances to
+bisect. A margin model whose maintenance is not linear per tier, or a probe whose sign the pieces
+and the direct sum disagree on (a gap within rounding of zero), takes the direct path: every probe
+evaluated for every position, in chunks, and a full bisection.
 """
 
 from __future__ import annotations
