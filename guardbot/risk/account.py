@@ -141,10 +141,10 @@ def measure_versions(
     """`measure_account` of several versions of one book that differ only in their marks (shocked
     copies made with `with_marks`), every liquidation price of every version solved in one batch.
     `book` is `Book.of(snapshot, model)` when the caller already has it."""
-    model = model or model_for(snapshot.exchange)
-    book = book or Book.of(snapshot, model)
     if not versions:
         return []
+    model = model or model_for(snapshot.exchange)
+    book = book or Book.of(snapshot, model)
     marks = np.array([[p.mark_price for p in v.positions] for v in versions], dtype=np.float64)
     marked = book.at(marks.reshape(len(versions), len(snapshot.positions)))
     pools = pools_of(book)
