@@ -158,6 +158,8 @@ def correlation_report(
     series: list[FloatArray] = []
     short: list[str] = []
     for symbol, values in closes.items():
+        if lookback is not None and isinstance(values, (list, tuple)):
+            values = values[-lookback:]  # convert only the closes that are used
         arr = np.asarray(values, dtype=np.float64)
         if arr.ndim != 1:
             raise ValueError(f"closes for {symbol}: expected a flat list of prices")

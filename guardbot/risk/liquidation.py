@@ -57,7 +57,9 @@ def _linear_piece(
     for leg in legs:
         s, q = leg.side.sign, leg.size
         tier = tier_for(tiers_of[leg.symbol], q * price, leg.symbol)
-        alpha, beta = model.maintenance_coefficients(leg.at_mark(price), tier, fees)
+        # the coefficients do not depend on the mark (MarginModel's contract), so the leg is passed
+        # as it is: copying it to each probed price was most of the solver's time
+        alpha, beta = model.maintenance_coefficients(leg, tier, fees)
         c0 += -s * q * leg.entry_price - alpha
         c1 += s * q - beta * q
     return c0, c1

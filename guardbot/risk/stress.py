@@ -21,19 +21,18 @@ crossing, never a later one, even for books whose risk is not monotonic in the m
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from guardbot.domain import AccountSnapshot, MarginMode, Position, Tier, base_asset
-from guardbot.risk.account import AccountFigures, measure_account
-from guardbot.risk.margin import MarginModel, MissingTiersError, model_for
+from guardbot.domain import AccountSnapshot, MarginMode, base_asset
+from guardbot.risk.account import AccountFigures, measure_many
+from guardbot.risk.book import Book
+from guardbot.risk.margin import MarginModel, model_for
+from guardbot.risk.stress_gap import MIN_PRICE_FACTOR, MOVE_RANGE, CrossGap
+from guardbot.risk.stress_gap import liquidating_move as solve_move
 
-MOVE_RANGE = (-0.99, 10.0)  # benchmark moves searched by `liquidating_move` (-99 % .. +1000 %)
-MIN_PRICE_FACTOR = 1e-4  # a shocked mark stays >= 0.01 % of the current mark
 DEFAULT_SHOCKS = (-0.05, -0.10, -0.20, -0.30)
-_PROBE = 1e-9  # probe this far (in move) either side of a cut, to see both tiers of a jump
-_BISECT_TOL = 1e-13
 
 
 def _factor(beta: float, move: float) -> float:
@@ -141,16 +140,36 @@ def _equity(snapshot: AccountSnapshot) -> float:
 
 
 def _apply(
-    snapshot: AccountSnapshot, moves: Mapping[str, float], benchmark_move: float | None, model: MarginModel
+    snapshot: AccountSnapshot,
+    cases: Sequence[tuple[Mapping[str, float], float | None]],
+    model: MarginModel,
+    book: Book | None = None,
+) -> list[StressResult]:
+    """One result per (moves, benchmark move): every shocked book is measured in one batch, so its
+    liquidation prices are solved for all positions and all shocks together."""
+    current: dict[str, float] = dict(snapshot.mark_prices)
+    for p in reversed(snapshot.positions):  # a held symbol's mark is its first position's
+        current[p.symbol] = p.mark_price
+    shocked_marks = [
+        {s: current[s] * (1.0 + move) for s, move in moves.items() if s in current} for moves, _ in cases
+    ]
+    shocked = [snapshot.with_marks(marks) for marks in shocked_marks]
+    all_figures = measure_many(snapshot, shocked, model, book)
+    equity = _equity(snapshot)
+    return [
+        _result(moves, benchmark_move, marks, figures, equity)
+        for (moves, benchmark_move), marks, figures in zip(cases, shocked_marks, all_figures, strict=True)
+    ]
+
+
+def _result(
+    moves: Mapping[str, float],
+    benchmark_move: float | None,
+    marks: dict[str, float],
+    figures: AccountFigures,
+    equity_before: float,
 ) -> StressResult:
-    marks: dict[str, float] = {}
-    for symbol, move in moves.items():
-        mark = snapshot.mark(symbol)
-        if mark is not None:
-            marks[symbol] = mark * (1.0 + move)
-    shocked = snapshot.with_marks(marks)
-    figures = measure_account(shocked, model)
-    has_cross = any(p.margin_mode is MarginMode.CROSS for p in shocked.positions)
+    has_cross = any(pf.position.margin_mode is MarginMode.CROSS for pf in figures.positions)
     cross_liquidated = has_cross and figures.margin_ratio >= 1.0
     gone: list[LiquidatedPosition] = []
     for pf in figures.positions:
@@ -172,7 +191,7 @@ def _apply(
         moves=dict(moves),
         marks=marks,
         equity=figures.equity,
-        equity_change=figures.equity - _equity(snapshot),
+        equity_change=figures.equity - equity_before,
         margin_ratio=figures.margin_ratio,
         liquidated=cross_liquidated,
         liquidated_positions=tuple(gone),
@@ -186,7 +205,7 @@ def shock(
     """Move each symbol's mark by its fraction (-0.1 = -10 %); unlisted symbols keep their mark."""
     for symbol, move in moves.items():
         _check_move(symbol, move)
-    return _apply(snapshot, moves, None, model or model_for(snapshot.exchange))
+    return _apply(snapshot, [(moves, None)], model or model_for(snapshot.exchange))[0]
 
 
 def _moves_for(
@@ -206,53 +225,8 @@ def benchmark_shock(
 ) -> StressResult:
     """Move the benchmark by `move` and every held symbol by beta x move (beta 1.0 when unknown)."""
     _check_move(benchmark, move)
-    return _apply(
-        snapshot, _moves_for(snapshot, benchmark, move, betas), move, model or model_for(snapshot.exchange)
-    )
-
-
-class _CrossGap:
-    """Cross equity minus cross maintenance margin after a benchmark move; <= 0 means liquidation.
-
-    The same sums as `measure_account` (through the margin model), without solving every
-    position's liquidation price, so the solver can afford hundreds of evaluations.
-    """
-
-    def __init__(
-        self, snapshot: AccountSnapshot, benchmark: str, betas: Mapping[str, float], model: MarginModel
-    ) -> None:
-        self.model = model
-        self.fees = snapshot.fees
-        self.cross: list[tuple[Position, float, tuple[Tier, ...]]] = []
-        for p in snapshot.positions:
-            if p.margin_mode is not MarginMode.CROSS:
-                continue
-            tiers = snapshot.tiers.get(p.symbol)
-            if not tiers:
-                raise MissingTiersError(f"no maintenance tiers for {p.symbol}")
-            beta = 1.0 if p.symbol == benchmark else betas.get(p.symbol, 1.0)
-            self.cross.append((p, beta, tuple(tiers)))
-        isolated = sum(p.isolated_margin for p in snapshot.positions if p.margin_mode is MarginMode.ISOLATED)
-        self.base = snapshot.wallet_balance - isolated
-
-    def __call__(self, move: float) -> float:
-        equity = self.base
-        mm = 0.0
-        for p, beta, tiers in self.cross:
-            moved = p.at_mark(p.mark_price * _factor(beta, move))
-            equity += moved.unrealized_pnl
-            mm += self.model.maintenance_margin(moved, tiers, self.fees)
-        return equity - mm
-
-    def cuts(self) -> Iterable[float]:
-        """Moves at which a leg changes tier or hits the price floor: the kinks and jumps of the gap."""
-        for p, beta, tiers in self.cross:
-            if beta == 0.0 or p.notional <= 0:
-                continue
-            yield (MIN_PRICE_FACTOR - 1.0) / beta
-            for t in tiers:
-                if t.notional_floor > 0:
-                    yield (t.notional_floor / p.notional - 1.0) / beta
+    cases = [(_moves_for(snapshot, benchmark, move, betas), move)]
+    return _apply(snapshot, cases, model or model_for(snapshot.exchange))[0]
 
 
 def liquidating_move(
@@ -269,33 +243,7 @@ def liquidating_move(
     """
     if direction not in (-1, 1):
         raise ValueError(f"direction {direction!r}: expected -1 (down) or +1 (up)")
-    gap = _CrossGap(snapshot, benchmark, betas, model or model_for(snapshot.exchange))
-    if not gap.cross:
-        return None
-    if gap(0.0) <= 0:
-        return 0.0
-    limit = MOVE_RANGE[0] if direction < 0 else MOVE_RANGE[1]
-    inside = sorted({c for c in gap.cuts() if 0 < c * direction < abs(limit)}, key=abs)
-    probes = [x for c in inside for x in (c - direction * _PROBE, c + direction * _PROBE)]
-    safe = 0.0
-    for x in [*probes, limit]:
-        if x * direction <= abs(safe) or x * direction > abs(limit):
-            continue
-        if gap(x) <= 0:
-            return _bisect(gap, safe, x)
-        safe = x
-    return None
-
-
-def _bisect(gap: _CrossGap, safe: float, bad: float) -> float:
-    """Narrow [safe, bad] to the crossing; returns the liquidating end (never an early answer)."""
-    while abs(bad - safe) > _BISECT_TOL * max(1.0, abs(bad)):
-        mid = (safe + bad) / 2
-        if gap(mid) <= 0:
-            bad = mid
-        else:
-            safe = mid
-    return bad
+    return solve_move(CrossGap(snapshot, benchmark, betas, model or model_for(snapshot.exchange)), direction)
 
 
 def stress_report(
@@ -316,13 +264,19 @@ def stress_report(
     if not any(p.margin_mode is MarginMode.CROSS for p in snapshot.positions):
         notes.append("no cross position: the liquidating moves apply to the cross pool only")
     beta_net = math.fsum(p.signed_notional * used[p.symbol] for p in snapshot.positions)
-    rows = tuple(benchmark_shock(snapshot, benchmark, x, betas, model) for x in shocks)
+    moves = list(shocks)
+    for x in moves:
+        _check_move(benchmark, x)
+    book = Book.of(snapshot, model)  # one set of arrays for the rows and both searches
+    cases = [(_moves_for(snapshot, benchmark, x, betas), x) for x in moves]
+    rows = tuple(_apply(snapshot, cases, model, book))
+    gap = CrossGap(snapshot, benchmark, betas, model, book)
     return StressReport(
         benchmark=benchmark,
         betas=used,
         beta_weighted_net=beta_net,
         rows=rows,
-        liquidating_move_down=liquidating_move(snapshot, benchmark, betas, -1, model),
-        liquidating_move_up=liquidating_move(snapshot, benchmark, betas, +1, model),
+        liquidating_move_down=solve_move(gap, -1),
+        liquidating_move_up=solve_move(gap, +1),
         notes=tuple(notes),
     )
