@@ -18,7 +18,7 @@ from pathlib import Path
 from guardbot.config import load_settings
 from guardbot.daemon import Daemon
 from guardbot.sim import SimAccount, SimExchange, SimServer
-from guardbot.store import JournalReader
+from guardbot.store import JournalError, JournalReader
 
 from .conftest import START_MS, RecordingNotifier
 
@@ -65,10 +65,11 @@ def _credentials(**accounts: SimAccount) -> dict[str, str]:
 
 
 def _snapshots(db: Path, account: str) -> int:
-    if not db.exists():
+    try:
+        with JournalReader(db) as r:
+            return len(r.equity_series(account, 0))
+    except JournalError:  # not created or not migrated yet: the daemon is starting
         return 0
-    with JournalReader(db) as r:
-        return len(r.equity_series(account, 0))
 
 
 async def _until(condition: Callable[[], bool], what: str) -> None:
