@@ -23,6 +23,7 @@ from guardbot.exchange.gateway import ActionResult, OrderGateway
 from guardbot.execution import DecisionExecutor, describe_action
 from guardbot.guard import Decision, GuardLimits, GuardState, evaluate, evaluate_blind
 from guardbot.guard.cashflow import FlowInput, ledger_since, wallet_moved
+from guardbot.guard.decisions import RULE_BLIND
 from guardbot.guard.state import initial_state
 from guardbot.notify.base import Alert, Notifier
 from guardbot.reconcile import Reconciler
@@ -136,6 +137,8 @@ class AccountGuard:
         self.betas: Mapping[str, float] | None = None
         self.correlations: Mapping[tuple[str, str], float] | None = None
         self._recent: dict[str, tuple[str, int]] = {}
+        self._late_since: int | None = None  # last_ok_ms of the stretch the watchdog has reported
+        self.started_ms: int | None = None
         self.executor = DecisionExecutor(name, gateway, journal, clock)
         self.reconciler = Reconciler(name, gateway, journal)
 
@@ -147,6 +150,7 @@ class AccountGuard:
 
     async def start(self) -> list[str]:
         """Load the persisted guard state and reconcile actions a previous run left open."""
+        self.started_ms = self.clock()
         row = await self.journal.load_guard_state(self.name)
         if row is not None and row.extra:
             self.state = GuardState.from_dict(row.extra)
@@ -259,6 +263,28 @@ class AccountGuard:
         alert_id = await self.journal.record_alert(self.name, ts, level=d.level, key=key, text=text)
         alert = Alert(d.level, self.name, key, text, dry_run=self.dry_run, alert_id=alert_id)
         delivered = await self.notifier.send(alert)
+        await self.journal.update_alert_delivery(alert_id, delivered)
+
+    def lateness(self, now: int) -> str | None:
+        """The late-snapshot warning for the watchdog (once per lateness), or None."""
+        last = self.state.last_ok_ms if self.state.last_ok_ms is not None else self.started_ms
+        if last is None or now - last <= self.limits.max_snapshot_age_s * 1000:
+            self._late_since = None
+            return None
+        if self._late_since == last:
+            return None  # already said for this stretch
+        self._late_since = last
+        busy = " (a cycle is still waiting on the exchange)" if self.lock.locked() else ""
+        return (
+            f"guardbot has not seen the account for {(now - last) / 1000:.0f}s "
+            f"(max {self.limits.max_snapshot_age_s:g}s){busy}: no action is taken until it does"
+        )
+
+    async def alert_late(self, text: str, ts: int) -> None:
+        """The watchdog's alert; deliberately not under the cycle's lock (a stalled cycle holds it)."""
+        key = f"{RULE_BLIND}|late"
+        alert_id = await self.journal.record_alert(self.name, ts, level="critical", key=key, text=text)
+        delivered = await self.notifier.send(Alert("critical", self.name, key, text, self.dry_run, alert_id))
         await self.journal.update_alert_delivery(alert_id, delivered)
 
     async def save_state(self, ts: int) -> None:

@@ -258,6 +258,12 @@ class Daemon:
                 next_run_time=first + dt.timedelta(seconds=2 * s.schedule.interval_s),
                 id=f"correlation:{g.name}",
             )
+        sched.add_job(
+            self._watchdog,
+            "interval",
+            seconds=max(1.0, min(s.schedule.interval_s, s.guard.max_snapshot_age_s / 2)),
+            id="watchdog",
+        )
         sched.add_job(self._heartbeat, "interval", minutes=s.telegram.heartbeat_minutes, id="heartbeat")
         t = s.telegram.digest_time
         sched.add_job(self._digest, "cron", hour=t.hour, minute=t.minute, id="digest")
@@ -270,6 +276,15 @@ class Daemon:
             id="prune",
         )
         sched.start()
+
+    async def _watchdog(self) -> None:
+        """Say so when an account's last good snapshot is too old even though no cycle failed: a
+        cycle stalled in the exchange's rate limiter, or hung, fails nothing and tells nothing."""
+        now = int(time.time() * 1000)
+        for g in self.guards:
+            text = g.lateness(now)
+            if text is not None:
+                await g.alert_late(text, now)
 
     async def _heartbeat(self) -> None:
         await self._tell_all(heartbeat_text(self.guards))

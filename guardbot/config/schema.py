@@ -29,6 +29,7 @@ from guardbot.config.fields import (
 )
 from guardbot.config.secrets import NEEDED, SECRET_ENV_FIELDS, Credentials, file_var, resolve_secret
 from guardbot.errors import ConfigError
+from guardbot.request_budget import budget_line
 
 ENV_PREFIX = "GUARDBOT_"
 NESTING = "__"
@@ -358,6 +359,11 @@ class Settings(BaseSettings):
                     )
                 )
             seen.setdefault(account.name, i)
+        # an account behind base_url (the emulator, a proxy) is not held to the venue's limit here
+        for exchange in dict.fromkeys(a.exchange for a in self.accounts if a.base_url is None):
+            line = budget_line(exchange, self.schedule.interval_s)
+            if line is not None:
+                problems.append((("schedule", "interval_s"), line, self.schedule.interval_s, ()))
         raise_rules(problems)
         return self
 

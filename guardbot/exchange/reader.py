@@ -9,6 +9,7 @@ is a `SnapshotError`: we never hand the risk core half a picture.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -26,6 +27,7 @@ from guardbot.exchange.convert import (
     position_from_ccxt,
 )
 from guardbot.exchange.errors import SnapshotError, describe
+from guardbot.exchange.order_reads import OrderReads
 
 _T = TypeVar("_T")
 log = logging.getLogger("guardbot.exchange")
@@ -70,13 +72,33 @@ def _first_snapshot_error(eg: BaseExceptionGroup[BaseException]) -> SnapshotErro
     return None
 
 
-def _calls(client: ccxt.Exchange, settle: str) -> dict[str, Callable[[], Awaitable[Any]]]:
+def _order_calls(client: ccxt.Exchange, symbols: Sequence[str]) -> dict[str, Callable[[], Awaitable[Any]]]:
+    """Binance open orders (plain and algo) of these symbols, one cheap read each."""
+    calls: dict[str, Callable[[], Awaitable[Any]]] = {}
+    for s in symbols:
+        calls[f"fetch_open_orders {s} (GET /fapi/v1/openOrders)"] = functools.partial(
+            client.fetch_open_orders, s
+        )
+        calls[f"fetch_open_orders trigger {s} (GET /fapi/v1/openAlgoOrders)"] = functools.partial(
+            client.fetch_open_orders, s, None, None, {"trigger": True}
+        )
+    return calls
+
+
+def _calls(
+    client: ccxt.Exchange, settle: str, order_symbols: Sequence[str] | None = None
+) -> dict[str, Callable[[], Awaitable[Any]]]:
     ex = client.id
     if ex == "binanceusdm":
-        return {
+        calls: dict[str, Callable[[], Awaitable[Any]]] = {
             "fetch_balance (GET /fapi/v3/account)": lambda: client.fetch_balance(),
             "fetch_positions (GET /fapi/v3/positionRisk)": lambda: client.fetch_positions(),
             "fetch_mark_prices (GET /fapi/v1/premiumIndex)": lambda: client.fetch_mark_prices(),
+        }
+        if order_symbols is not None:
+            return {**calls, **_order_calls(client, order_symbols)}
+        return {
+            **calls,
             "fetch_open_orders (GET /fapi/v1/openOrders)": lambda: client.fetch_open_orders(),
             "fetch_open_orders trigger (GET /fapi/v1/openAlgoOrders)": lambda: client.fetch_open_orders(
                 None, None, None, {"trigger": True}
@@ -163,6 +185,7 @@ async def read_snapshot(
     settle: str = "USDT",
     symbols: Sequence[str] | None = None,
     tiers_cache: TiersCache,
+    order_reads: OrderReads | None = None,
 ) -> AccountSnapshot:
     """Read one complete snapshot of the account behind `client`.
 
@@ -171,7 +194,20 @@ async def read_snapshot(
     without a position). Raises `SnapshotError` if any part fails.
     """
     await _call(account_name, "load markets / tiers", lambda: tiers_cache.ensure(client))
-    results = await _gather(account_name, _calls(client, settle))
+    now = order_reads.clock() if order_reads is not None else 0
+    by_symbol = order_reads.plan(now) if order_reads is not None and client.id == "binanceusdm" else None
+    results = await _gather(account_name, _calls(client, settle, by_symbol))
+    if by_symbol is not None:
+        # a position in a symbol whose orders were not read (opened since the last snapshot): read
+        # them too; all of them at once if ccxt does not know the symbol yet (a new listing)
+        fresh = sorted(_position_symbols(results) - set(by_symbol))
+        if any(f not in (client.markets or {}) for f in fresh):
+            results = {k: v for k, v in results.items() if not k.startswith("fetch_open_orders")}
+            full = {k: v for k, v in _calls(client, settle).items() if k.startswith("fetch_open_orders")}
+            results.update(await _gather(account_name, full))
+            by_symbol = None
+        elif fresh:
+            results.update(await _gather(account_name, _order_calls(client, fresh)))
     unknown = _unknown_symbols(results, tiers_cache)
     if unknown and tiers_cache.may_refresh_for_unknown():
         # listed after our last load: reload markets and tiers now, then read again (the rows were
@@ -184,10 +220,24 @@ async def read_snapshot(
             )
         else:
             results = await _gather(account_name, _calls(client, settle))
+            by_symbol = None
     try:
-        return await _assemble(client, account_name, settle, symbols, tiers_cache, results)
+        snapshot = await _assemble(client, account_name, settle, symbols, tiers_cache, results)
     except (ConversionError, KeyError, TypeError, ValueError) as exc:
         raise SnapshotError(account_name, "parsing the reply", describe(exc)) from exc
+    if order_reads is not None:
+        order_reads.saw(snapshot, full=by_symbol is None, now_ms=now)
+    return snapshot
+
+
+def _position_symbols(results: Mapping[str, Any]) -> set[str]:
+    return {
+        str(p.get("symbol"))
+        for name, value in results.items()
+        if name.startswith("fetch_positions")
+        for p in value
+        if (num(p.get("contracts")) or 0.0) > 0
+    }
 
 
 async def _assemble(

@@ -14,6 +14,7 @@ from guardbot.exchange.cache import TiersCache
 from guardbot.exchange.cashflows import read_cash_flows
 from guardbot.exchange.client import make_client
 from guardbot.exchange.gateway import JournalHook, OrderGateway, RetryPolicy
+from guardbot.exchange.order_reads import OrderReads
 from guardbot.exchange.reader import read_snapshot
 
 
@@ -23,6 +24,7 @@ class AccountSession:
     client: ccxt.Exchange
     tiers_cache: TiersCache
     _gateways: list[OrderGateway] = field(default_factory=list)
+    order_reads: OrderReads = field(default_factory=OrderReads)  # Binance: by symbol between full reads
 
     async def snapshot(self) -> AccountSnapshot:
         snap = await read_snapshot(
@@ -31,6 +33,7 @@ class AccountSession:
             settle=self.account.settle_currency,
             symbols=self.account.symbols or None,
             tiers_cache=self.tiers_cache,
+            order_reads=self.order_reads,
         )
         # Hedge-mode orders must name their leg: keep this session's gateways on the mode just seen.
         for gw in self._gateways:

@@ -22,6 +22,7 @@ from guardbot.cycle import AccountGuard, CycleOutcome
 from guardbot.exchange.cache import TiersCache
 from guardbot.exchange.client import make_client
 from guardbot.exchange.gateway import RetryPolicy
+from guardbot.exchange.order_reads import OrderReads
 from guardbot.exchange.session import AccountSession
 from guardbot.guard import GuardLimits
 from guardbot.notify.base import Alert, Delivery
@@ -111,7 +112,12 @@ class GuardRig:
         client = make_client(account, creds, rate_limit=False, timeout_ms=self.timeout_ms)
         client.timeout_on_exit = 0  # ccxt lingers 250 ms on close for TLS; loopback is plain HTTP
         # the reference-data cache runs on the emulator's clock too (its refresh intervals)
-        self._session = AccountSession(account, client, TiersCache(clock=lambda: self.engine.now_ms / 1000))
+        self._session = AccountSession(
+            account,
+            client,
+            TiersCache(clock=lambda: self.engine.now_ms / 1000),
+            order_reads=OrderReads(clock=lambda: self.engine.now_ms),
+        )
         self._journal = await Journal.open(self.db_path)
         engine = self.engine
         self._guard = AccountGuard(

@@ -44,6 +44,7 @@ def _write_config(tmp_path: Path, accounts: Mapping[str, tuple[str, bool]]) -> P
     text += f"""
 [guard]
 new_position_grace_s = 0
+max_snapshot_age_s = 2
 
 [storage]
 path = "{tmp_path / "journal.sqlite"}"
@@ -110,6 +111,11 @@ async def test_the_daemon_guards_until_stopped_and_a_hung_exchange_does_not_hold
         assert _snapshots(db, "beta") == 0
         assert daemon.guard("beta").lock.locked() and daemon.guard("beta").last is None
         assert not run.done()
+        # no cycle of beta has failed (it is still waiting), yet it is unwatched: the watchdog says so
+        await _until(lambda: bool(notifier.of("blind|late")), "the late-snapshot alert for beta")
+        [late] = notifier.of("blind|late")
+        assert late.account == "beta" and late.level == "critical"
+        assert "has not seen the account" in late.text and "still waiting on the exchange" in late.text
 
         await hung.stop()  # beta's exchange goes away: its cycle fails and lets go
         daemon.stop_event.set()
