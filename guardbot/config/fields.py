@@ -19,8 +19,18 @@ RULES_ERROR = "guardbot_rules"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+def looks_like_a_secret(value: str) -> bool:
+    """An API key or secret pasted where a variable's name belongs: long, no underscore, digits or
+    mixed case (names are written like BINANCE_MAIN_KEY)."""
+    if len(value) < 16 or "_" in value:
+        return False
+    digits = sum(c.isdigit() for c in value)
+    mixed = any(c.islower() for c in value) and any(c.isupper() for c in value)
+    return digits >= 3 or mixed
+
+
 def _env_name(value: str) -> str:
-    if not _ENV_NAME.fullmatch(value):
+    if not _ENV_NAME.fullmatch(value) or looks_like_a_secret(value):
         # Do not echo the value: a secret pasted here by mistake must not reach the terminal.
         raise ValueError(
             "must be the NAME of an environment variable (letters, digits and _), not the secret itself"
