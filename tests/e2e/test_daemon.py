@@ -185,3 +185,47 @@ async def test_guardbot_run_logs_json_lines_and_exits_0_on_sigterm(sim: SimServe
     assert "margin ratio" in cycle["msg"] and "state ACTIVE" in cycle["msg"]
     assert any(rec["msg"] == "stopped" for rec in records)
     assert out == b""
+
+
+async def test_a_stop_the_trader_cancels_is_placed_again_by_the_running_daemon(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Before: the daemon re-sent the cancelled stop's client id, the look-up found the CANCELED
+    order, counted it as placed, and every cycle after went `POST 400 -> GET CANCELED` with no stop
+    on the exchange while the journal said confirmed."""
+    alpha = sim.engine.create_account(10_000)
+    sim.engine.open_position(alpha.api_key, "BTCUSDT", "long", 0.1, leverage=10)
+    config = _write_config(tmp_path, {"alpha": (sim.base_url, True)})
+    settings = load_settings(config, environ=_credentials(alpha=alpha))
+    daemon = Daemon(settings, RecordingNotifier())
+    run = asyncio.create_task(daemon.run())
+    db = tmp_path / "journal.sqlite"
+
+    def live_stops() -> list[str]:
+        return [o.client_algo_id for o in alpha.open_algo_orders()]
+
+    try:
+        await _until(lambda: len(live_stops()) == 1, "the guard's first stop")
+        [first] = live_stops()
+        # the trader cancels it, and later adds to the position (the guard must resize its stop)
+        sim.engine.cancel_algo_order(alpha.api_key, client_id=first)
+        await _until(lambda: len(live_stops()) == 1 and live_stops()[0] != first, "a new stop")
+        [second] = live_stops()
+        sim.engine.open_position(alpha.api_key, "BTCUSDT", "long", 0.1, leverage=10)
+        await _until(
+            lambda: [o.quantity for o in alpha.open_algo_orders()] == [0.2], "the stop resized to 0.2"
+        )
+        await _until(lambda: _snapshots(db, "alpha") >= 10, "a few more cycles")
+        daemon.stop_event.set()
+        assert await _bounded(run, "the daemon's shutdown") == 0
+    finally:
+        daemon.stop_event.set()
+    [third] = live_stops()
+    assert len({first, second, third}) == 3  # one id per order, never reused
+    with JournalReader(db) as r:
+        rows = {a.client_order_id: a for a in r.actions_for("alpha", 0) if a.kind.value == "stop"}
+    algos = {o.client_algo_id: o for o in alpha.algo_orders.values() if o.client_algo_id.startswith("gb-")}
+    assert set(rows) == set(algos) == {first, second, third}
+    for cid, row in rows.items():  # every row is the exchange's order
+        assert row.status.value == "confirmed" and row.exchange_order_id == str(algos[cid].algo_id)
+        assert row.quantity == algos[cid].quantity
