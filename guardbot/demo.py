@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from guardbot.config import AccountConfig, Credentials, GuardConfig, RiskConfig
+from guardbot.config.schema import ActionsConfig
 from guardbot.cycle import AccountGuard
 from guardbot.exchange.cache import TiersCache
 from guardbot.exchange.client import make_client
@@ -34,6 +35,8 @@ LEVERAGE = 10  # the positions' leverage setting (initial margin = notional / 10
 BOOK = (("BTCUSDT", 0.24), ("ETHUSDT", 0.22), ("SOLUSDT", 0.2), ("DOGEUSDT", 0.17), ("AVAXUSDT", 0.17))
 TRADER_STOPS = {"BTCUSDT": 0.06, "ETHUSDT": 0.08}  # the trader protected only these two
 CYCLE_S = 10.0
+
+DEMO_ACTIONS = ActionsConfig(drawdown="reduce", leverage="reduce")
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,9 @@ async def run_demo(
     client = make_client(account, creds, rate_limit=False)
     session = AccountSession(account, client, TiersCache())
     journal = await Journal.open(db_path)
-    limits = GuardLimits.from_config(GuardConfig(), RiskConfig())
+    # The guarded trader opted in to drawdown and leverage cuts ([guard.actions]); by default those
+    # only alert and just the margin-ratio and liquidation emergencies cut.
+    limits = GuardLimits.from_config(GuardConfig(actions=DEMO_ACTIONS), RiskConfig())
     gateway = session.gateway(retry=RetryPolicy(attempts=3, base_delay_s=0.05, max_delay_s=0.2))
     guard = AccountGuard(
         "guarded",
@@ -156,6 +161,10 @@ async def run_demo(
         read_cash_flows=session.cash_flows,
     )
     out(f"emulator at {base_url}: scenario '{scenario.name}' ({scenario.description})")
+    out(
+        "the guarded account lets guardbot cut on drawdown and leverage too ([guard.actions] "
+        'drawdown = "reduce", leverage = "reduce"); by default those only alert'
+    )
     out(
         f"two accounts, {WALLET:,.0f} USDT each, {BOOK_LEVERAGE}x book: "
         + ", ".join(f"{s.removesuffix('USDT')} long" for s, _ in BOOK)

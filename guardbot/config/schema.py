@@ -185,6 +185,25 @@ class RiskConfig(_Section):
         return self
 
 
+Policy = Literal["alert", "protect", "reduce"]
+
+
+class ActionsConfig(_Section):
+    """How hard each rule may act: "alert" (say it), "protect" (stops only), "reduce" (cut too).
+    Conservative by default: stops are placed, caps and drawdown cuts only alerted, and only the
+    two emergencies (margin ratio, liquidation distance) cut positions."""
+
+    stop: Policy = "protect"
+    margin_ratio: Policy = "reduce"
+    liquidation: Policy = "reduce"
+    drawdown: Policy = "alert"
+    leverage: Policy = "alert"
+    symbol_cap: Policy = "alert"
+    cluster_cap: Policy = "alert"
+    sector_cap: Policy = "alert"
+    net_beta: Policy = "alert"
+
+
 class GuardConfig(_Section):
     drawdown_halt_pct: Pct = 10.0
     drawdown_reduce_pct: Pct = 15.0
@@ -212,6 +231,7 @@ class GuardConfig(_Section):
     max_symbol_notional_pct: Positive = 200.0
     reduce_priority: list[ReduceReason] = Field(default_factory=lambda: list(_REDUCE_ORDER), min_length=1)
     dust_notional: Annotated[float, Field(ge=0)] = 10.0
+    actions: ActionsConfig = Field(default_factory=ActionsConfig)
 
     @field_validator("reduce_priority")
     @classmethod

@@ -69,6 +69,8 @@ class Work:
     reducing: list[str] = field(default_factory=list)  # why the account is REDUCING this cycle
     closing: set[tuple[str, Side]] = field(default_factory=set)
     flow: FlowOutcome | None = None  # money moved in or out since the last reading (cashflow.py)
+    # orders a rule decided but its [guard.actions] policy does not let it send: rule -> what
+    withheld: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.working = self.snapshot
@@ -134,7 +136,10 @@ class Work:
         order_id: str | None = None,
         client_order_id: str | None = None,
         details: Mapping[str, Any] | None = None,
-    ) -> Decision:
+    ) -> Decision | None:
+        if not self.limits.may(rule, kind):
+            self.withhold(rule, reason)
+            return None
         d = Decision(
             rule=rule,
             kind=kind,
@@ -153,6 +158,9 @@ class Work:
         self.actions.append(d)
         return d
 
+    def withhold(self, rule: str, what: str) -> None:
+        self.withheld.setdefault(rule, []).append(what)
+
     def cut(
         self,
         rule: str,
@@ -166,6 +174,10 @@ class Work:
         """A reduce (or close) of a position in the *working* book; never more than it holds."""
         current = next((q for q in self.working.positions if q.key == p.key), None)
         if current is None or contracts <= 0:
+            return None
+        if not self.limits.may(rule, "reduce"):
+            # the rule's policy only lets it alert (or place stops): the book is left as it is
+            self.withhold(rule, f"cut {p.symbol.split('/')[0]} {p.side.value} {contracts:.10g}")
             return None
         contracts = min(contracts, current.contracts)
         closes = contracts >= current.contracts * (1 - 1e-9)

@@ -19,7 +19,7 @@ from dataclasses import replace
 from guardbot.domain import AccountSnapshot, TradingState
 from guardbot.guard.cashflow import FlowInput, account_for_flows
 from guardbot.guard.cashflow import describe as describe_flow
-from guardbot.guard.context import LEVEL_RANK, Work, episode
+from guardbot.guard.context import LEVEL_RANK, Condition, Work, episode
 from guardbot.guard.decisions import RULE_BLIND, RULE_CASH_FLOW, RULE_STATE, Decision, Level
 from guardbot.guard.limits import GuardLimits
 from guardbot.guard.rules import drawdown, exposure, halted, liquidation, margin, market_data, stops
@@ -104,6 +104,7 @@ def evaluate(
     stops.check(w)
     market_data.check(w)
 
+    _note_withheld(w)
     decisions: list[Decision] = []
     # trading state
     nxt = w.next_state
@@ -233,6 +234,35 @@ def evaluate(
         last_ok_ms=now_ms,
     )
     return decisions, new_state
+
+
+def _note_withheld(w: Work) -> None:
+    """A rule whose policy kept it from sending says so in its condition's alert, once."""
+    for key, c in list(w.conditions.items()):
+        held = w.withheld.get(c.rule)
+        if not held:
+            continue
+        policy = w.limits.policy(c.rule)
+        what = "; ".join(dict.fromkeys(held))
+        note = (
+            f' — not sent, [guard.actions] {c.rule} = "{policy}" '
+            f"({'alerts only' if policy == 'alert' else 'places stops only'}): {what}"
+        )
+        w.conditions[key] = replace(c, reason=c.reason + note, alert=True)
+    for rule, held in w.withheld.items():
+        if not any(c.rule == rule for c in w.conditions.values()):
+            # no condition carries it (a stop to place): its own once-per-episode alert
+            key = f"{rule}|withheld"
+            w.raise_condition(
+                Condition(
+                    key,
+                    rule,
+                    "on",
+                    "warning",
+                    f'not sent, [guard.actions] {rule} = "{w.limits.policy(rule)}": '
+                    + "; ".join(dict.fromkeys(held)),
+                )
+            )
 
 
 def evaluate_blind(

@@ -17,6 +17,21 @@ PriorityKey = Literal["unprotected", "correlated", "maintenance"]
 PRIORITY_KEYS: tuple[PriorityKey, ...] = ("unprotected", "correlated", "maintenance")
 ManualPolicy = Literal["alert", "close"]
 FlattenCancels = Literal["all", "guardbot"]
+Policy = Literal["alert", "protect", "reduce"]
+POLICIES: tuple[Policy, ...] = ("alert", "protect", "reduce")
+# How hard each rule may act by default (see config ActionsConfig): stops placed, only the two
+# emergencies cut. A rule not listed (halted, blind, ...) is not limited.
+DEFAULT_ACTIONS: dict[str, Policy] = {
+    "stop": "protect",
+    "margin_ratio": "reduce",
+    "liquidation": "reduce",
+    "drawdown": "alert",
+    "leverage": "alert",
+    "symbol_cap": "alert",
+    "cluster_cap": "alert",
+    "sector_cap": "alert",
+    "net_beta": "alert",
+}
 
 
 class GuardConfigLike(Protocol):
@@ -74,6 +89,8 @@ class GuardConfigLike(Protocol):
     def reduce_priority(self) -> Sequence[str]: ...
     @property
     def dust_notional(self) -> float: ...
+    @property
+    def actions(self) -> object: ...
 
 
 class RiskConfigLike(Protocol):
@@ -135,6 +152,20 @@ class GuardLimits:
     max_net_beta_pct: float = 400.0
     sectors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     sector_caps: Mapping[str, float] = field(default_factory=dict)
+    actions: Mapping[str, Policy] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
+
+    def policy(self, rule: str) -> Policy:
+        """How hard `rule` may act: unlisted rules (halted, ...) act as they are written."""
+        return self.actions.get(rule, "reduce")
+
+    def may(self, rule: str, kind: str) -> bool:
+        """May `rule` send an order of this decision kind?"""
+        policy = self.policy(rule)
+        if kind in ("reduce", "close"):
+            return policy == "reduce"
+        if kind in ("place_stop", "replace_stop", "cancel_order"):
+            return policy in ("protect", "reduce")
+        return True
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -192,6 +223,9 @@ class GuardLimits:
         bad = [k for k in self.reduce_priority if k not in PRIORITY_KEYS]
         if bad:
             raise ValueError(f"guard.reduce_priority: unknown {bad}; expected items of {list(PRIORITY_KEYS)}")
+        bad_policy = {r: p for r, p in self.actions.items() if p not in POLICIES}
+        if bad_policy:
+            raise ValueError(f"guard.actions: {bad_policy}; expected one of {', '.join(POLICIES)}")
         unknown = [s for s in self.sector_caps if s not in self.sectors]
         if unknown:
             raise ValueError(f"risk.sector_caps: sectors {unknown} are not defined in risk.sectors")
@@ -246,7 +280,20 @@ class GuardLimits:
             max_net_beta_pct=float(r.max_net_beta_pct),
             sectors={name: tuple(symbols) for name, symbols in r.sectors.items()},
             sector_caps={name: float(cap) for name, cap in r.sector_caps.items()},
+            actions=_actions(g.actions),
         )
+
+
+def _actions(section: object) -> dict[str, Policy]:
+    out = dict(DEFAULT_ACTIONS)
+    for rule in DEFAULT_ACTIONS:
+        value = getattr(section, rule, None)
+        if value is None:
+            continue
+        if value not in POLICIES:
+            raise ValueError(f"guard.actions.{rule}: expected one of {', '.join(POLICIES)}, got {value!r}")
+        out[rule] = next(p for p in POLICIES if p == value)
+    return out
 
 
 def _priority(items: Sequence[str]) -> tuple[PriorityKey, ...]:

@@ -25,6 +25,7 @@ from guardbot.exchange.gateway import RetryPolicy
 from guardbot.exchange.order_reads import OrderReads
 from guardbot.exchange.session import AccountSession
 from guardbot.guard import GuardLimits
+from guardbot.guard.limits import DEFAULT_ACTIONS
 from guardbot.notify.base import Alert, Delivery
 from guardbot.sim import SimAccount, SimAlgoOrder, SimExchange, SimOrder, SimServer
 from guardbot.store import Journal, JournalReader
@@ -51,6 +52,9 @@ QUIET_GUARD: dict[str, Any] = {
     "leverage_hard": 1000.0,
     "max_symbol_notional_pct": 1_000_000.0,
     "max_snapshot_age_s": 3600,
+    # every rule may act, so a test sees its rule's effect on the exchange (test_actions.py covers
+    # the [guard.actions] policies and their conservative defaults)
+    "actions": dict.fromkeys(DEFAULT_ACTIONS, "reduce"),
 }
 
 

@@ -56,6 +56,9 @@ max_symbol_notional_pct = 100000
 leverage_warn = 50
 leverage_hard = 60
 
+[guard.actions]
+drawdown = "reduce"
+
 [risk]
 max_net_beta_pct = 100000
 

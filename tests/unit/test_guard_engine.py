@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from test_guard_support import (
+    ALL_REDUCE,
     BTC,
     ETH,
     MIN,
@@ -27,7 +28,7 @@ from guardbot.guard import GuardLimits, GuardState, evaluate_blind, initial_stat
 from guardbot.guard.decisions import Decision
 from guardbot.risk.account import measure_account
 
-LIM = GuardLimits()
+LIM = GuardLimits(actions=ALL_REDUCE)  # every rule may act: this is the whole engine at work
 
 
 def stressed_book() -> AccountSnapshot:

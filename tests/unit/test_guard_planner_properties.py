@@ -7,6 +7,7 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_guard_support import (
+    ALL_REDUCE,
     BTC,
     DOGE,
     ETH,
@@ -107,7 +108,7 @@ def test_the_guard_never_increases_exposure(s: AccountSnapshot, confirm: int) ->
     """Every rule at its default limits, one-way and hedge books: after the guard's decisions, no
     symbol's net exposure has grown, the margin ratio is not worse and the nearest liquidation is
     not closer (measured on the book after the cuts, fees paid)."""
-    limits = GuardLimits(confirm_readings=confirm, new_position_grace_s=0)
+    limits = GuardLimits(confirm_readings=confirm, new_position_grace_s=0, actions=ALL_REDUCE)
     state = initial_state()
     for i in range(confirm):
         decisions, state = evaluate(s, measure_account(s), state, limits, T0 + i * 10_000)

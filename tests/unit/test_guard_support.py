@@ -13,6 +13,7 @@ import pytest
 
 from guardbot.domain import AccountSnapshot, Fees, MarginMode, Market, Order, Position, Side, Tier
 from guardbot.guard import Decision, GuardLimits, GuardState, evaluate, initial_state
+from guardbot.guard.limits import DEFAULT_ACTIONS
 from guardbot.guard.whatif import apply_cut, cross_margin_ratio, equity_of
 from guardbot.risk.account import measure_account
 
@@ -85,9 +86,15 @@ def protect(p: Position, pct: float = 5.0, oid: str | None = None) -> Order:
     return stop(p.symbol, side, p.contracts, p.mark_price * (1 + sign * pct / 100), oid or f"stop-{p.symbol}")
 
 
+# Every rule allowed to cut, so a test sees a rule's own mechanics (test_guard_actions.py covers
+# the policies and their conservative defaults).
+ALL_REDUCE = {rule: "reduce" for rule in DEFAULT_ACTIONS}
+
+
 def quiet(**overrides: Any) -> GuardLimits:
     """Limits with every rule but the ones a test sets effectively switched off."""
     base: dict[str, Any] = {
+        "actions": ALL_REDUCE,
         "liquidation_warn_pct": 1e-6,
         "liquidation_reduce_pct": 5e-7,
         "leverage_warn": 1e6,

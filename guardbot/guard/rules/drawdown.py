@@ -109,6 +109,13 @@ def _lock(w: Work, level: str, reason: str) -> None:
         return
     after = lock(before, w.now_ms, w.limits, reason, level)
     targets = dict(after.targets)
+    if not w.limits.may(RULE_DRAWDOWN, "reduce"):
+        # [guard.actions] drawdown = "alert"/"protect": lock and say it, cut nothing (and keep no
+        # targets that a later change of policy would suddenly act on)
+        if level != "halt":
+            w.withhold(RULE_DRAWDOWN, "close every position" if level == "flatten" else "cut every position")
+        w.next_state = replace(after, targets={})
+        return
     if level == "flatten":
         targets = {position_key(p): 0.0 for p in w.snapshot.positions}
     elif level == "reduce":
