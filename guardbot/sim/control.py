@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from guardbot.sim.engine import SimError
+from guardbot.sim.faults import make_fault
 from guardbot.sim.markets import resolve_symbol
 from guardbot.sim.scenario import ScenarioError, load_scenario
 
@@ -166,14 +167,23 @@ class ControlAPI:
         return {"scenario": scenario.name, "seed": self.engine.seed}
 
     def _fault(self, b: dict[str, Any]) -> Json:
-        code = b.get("code")
-        self.server.inject_fault(
-            str(b["kind"]),
-            int(b.get("count", 1)),
-            b.get("path"),
-            None if code is None else int(code),
-            b.get("msg"),
+        unknown = sorted(set(b) - {"kind", "count", "path", "code", "msg", "seconds", "account"})
+        if unknown:
+            raise ValueError(
+                f"unknown fault field {unknown[0]!r}; expected kind, count, path, code, msg, seconds, account"
+            )
+        fault = make_fault(
+            b["kind"],
+            error_kinds=self.server.venue.error_kinds,
+            count=b.get("count", 1),
+            path=b.get("path"),
+            code=b.get("code"),
+            msg=b.get("msg"),
+            seconds=b.get("seconds"),
+            account=b.get("account"),
+            known_account=lambda who: self.engine.account_by_name_or_key(who) is not None,
         )
+        self.server.add_fault(fault)
         return {"ok": True, "pending": [f.as_json() for f in self.server.faults]}
 
     def _clear_faults(self, b: dict[str, Any]) -> Json:

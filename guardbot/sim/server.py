@@ -19,11 +19,24 @@ from aiohttp import web
 from guardbot.sim.clock import ScenarioClock
 from guardbot.sim.control import ControlAPI
 from guardbot.sim.engine import SimExchange
-from guardbot.sim.faults import Fault, FaultBook, make_fault
+from guardbot.sim.faults import PROCESSED, RESEND_WINDOW_S, STALLING, Fault, FaultBook, make_fault
 from guardbot.sim.venue import Incoming, Reply, Venue
 from guardbot.sim.venues.binance import BinanceVenue
 
 VENUES: dict[str, type[Venue]] = {v.exchange: v for v in (BinanceVenue,)}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the venue answered to a request whose answer was never delivered (timeout_after,
+    drop_after): did it accept it (an order placed), with which status, and a short summary."""
+
+    status: int
+    accepted: bool
+    summary: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"status": self.status, "accepted": self.accepted, "summary": self.summary}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +48,8 @@ class RequestRecord:
     ts: float  # wall clock, seconds
     api_key: str | None = None
     fault: str | None = None
+    account: str | None = None  # the name of the api key's account, when it has one
+    outcome: Outcome | None = None  # set when the request was processed but not answered
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -43,7 +58,10 @@ class RequestRecord:
             "params": self.params,
             "status": self.status,
             "ts": self.ts,
+            "api_key": self.api_key,
+            "account": self.account,
             "fault": self.fault,
+            "outcome": self.outcome.as_json() if self.outcome else None,
         }
 
 
@@ -62,10 +80,16 @@ def ccxt_client_recipe(base_url: str, api_key: str, secret: str, exchange: str =
 class SimServer:
     """aiohttp server around a SimExchange. `await start()` returns the base URL."""
 
-    def __init__(self, engine: SimExchange | None = None, fault_delay_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        engine: SimExchange | None = None,
+        fault_delay_s: float = 30.0,
+        resend_window_s: float = RESEND_WINDOW_S,
+    ) -> None:
         self.engine = engine or SimExchange()
         self.venue: Venue = venue_for(self.engine.exchange)(self.engine)
-        self.fault_delay_s = fault_delay_s
+        self.fault_delay_s = fault_delay_s  # how long a timeout stalls unless the fault says
+        self.resend_window_s = resend_window_s
         self.request_log: list[RequestRecord] = []
         self._faults = FaultBook()
         self.base_url = ""
@@ -130,13 +154,32 @@ class SimServer:
         path: str | None = None,
         code: int | None = None,
         msg: str | None = None,
-    ) -> None:
-        """Make the next `count` exchange requests (optionally only those whose path starts with
-        `path`) fail: "timeout", "timeout_after" (processed, then no answer), "drop",
-        "drop_after", "429", "5xx" or an HTTP status like "503", or the venue's error with `code`."""
+        *,
+        seconds: float | None = None,
+        account: str | None = None,
+    ) -> Fault:
+        """Make exactly `count` exchange requests fail (optionally only those whose path starts with
+        `path`, only those of one `account`: api key or name). Kinds: "timeout" (no answer for
+        `seconds`, default `fault_delay_s`, then the connection closes), "timeout_after"
+        (processed, then the same), "drop" / "drop_after" (connection closed before / after
+        processing), "latency" (`seconds` of delay, then the normal answer), "429", "5xx" or a
+        status 500-599, or the venue's rejection ("error", or the venue's name) with `code`.
+        A bad fault is a ValueError with one line."""
         fault = make_fault(
-            kind, error_kinds=self.venue.error_kinds, count=count, path=path, code=code, msg=msg
+            kind,
+            error_kinds=self.venue.error_kinds,
+            count=count,
+            path=path,
+            code=code,
+            msg=msg,
+            seconds=seconds,
+            account=account,
+            known_account=lambda who: self.engine.account_by_name_or_key(who) is not None,
         )
+        self.add_fault(fault)
+        return fault
+
+    def add_fault(self, fault: Fault) -> None:
         self._faults.add(fault)
 
     def clear_faults(self) -> None:
@@ -158,9 +201,10 @@ class SimServer:
     def requests_to(self, path: str, method: str | None = None) -> list[RequestRecord]:
         return [r for r in self.request_log if r.path == path and (method is None or r.method == method)]
 
-    async def _stall(self) -> None:
+    async def _stall(self, seconds: float) -> None:
+        """Wait `seconds`, or until the server stops."""
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), self.fault_delay_s)
+            await asyncio.wait_for(self._closing.wait(), seconds)
 
     # ---- dispatch ----
 
@@ -186,38 +230,44 @@ class SimServer:
                 raise
         logged = {k: v for k, v in params.items() if k not in venue.hidden_params}
         api_key = venue.api_key(req)
-        fingerprint = (req.method, request.raw_path, req.raw_body)
+        owner = self.engine.accounts.get(api_key) if api_key else None
+        name = owner.name or None if owner else None
+        fingerprint = (req.method, request.raw_path, req.raw_body, tuple(sorted(request.headers.items())))
+
+        def log(status: int, fault: str | None, outcome: Outcome | None = None) -> None:
+            record = RequestRecord(
+                req.method, path, logged, status, time.time(), api_key, fault, name, outcome
+            )
+            self.request_log.append(record)
+
         if self._faults.is_resend(fingerprint):
-            self.request_log.append(
-                RequestRecord(req.method, path, logged, 0, time.time(), api_key, "drop(resend)")
-            )
+            log(0, "drop (resend)")
             return self._drop(request)
-        fault = self._faults.take(path)
+        fault = self._faults.take(path, api_key, name)
         kind = fault.kind if fault else None
-        if kind in ("drop", "drop_after"):
-            self._faults.expect_resend(fingerprint)
+        stall = fault.seconds if fault is not None and fault.seconds else self.fault_delay_s
 
-        def log(status: int) -> None:
-            self.request_log.append(
-                RequestRecord(req.method, path, logged, status, time.time(), api_key, kind)
-            )
-
-        if fault is not None and fault.kind in ("timeout", "drop"):
-            log(0)
-            if fault.kind == "timeout":
-                await self._stall()
+        async def no_answer() -> web.StreamResponse:
+            if kind in STALLING:
+                await self._stall(stall)
+            # the line closes unanswered: a client resends an idempotent request once, at once
+            self._faults.expect_resend(req.method, fingerprint, self.resend_window_s)
             return self._drop(request)
-        if fault is not None and fault.kind not in ("timeout_after", "drop_after"):
+
+        if fault is not None and kind in ("timeout", "drop"):
+            log(0, kind)
+            return await no_answer()
+        if fault is not None and kind == "latency":
+            await self._stall(stall)
+        elif fault is not None and kind not in PROCESSED:
             resp = venue.fault_reply(fault)
-            log(resp.status)
+            log(resp.status, kind)
             return resp
         reply = parse_error or venue.dispatch(req, params)
-        if fault is not None:  # the request took effect; the client never hears about it
-            log(0)
-            if fault.kind == "timeout_after":
-                await self._stall()
-            return self._drop(request)
-        log(reply.status)
+        if fault is not None and kind in PROCESSED:  # it took effect; the client never hears
+            log(0, kind, Outcome(reply.status, reply.accepted, venue.summary(reply)))
+            return await no_answer()
+        log(reply.status, kind)
         return web.json_response(
             reply.body, status=reply.status, dumps=lambda o: json.dumps(o, separators=(",", ":"))
         )

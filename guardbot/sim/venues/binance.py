@@ -23,7 +23,7 @@ from guardbot.sim.venue import Ctx, Handler, Incoming, Json, Reply, Route, Venue
 from guardbot.sim.venues import binance_account as ba
 from guardbot.sim.venues import binance_json as bj
 from guardbot.sim.venues.binance_auth import signed_payload, verify
-from guardbot.sim.venues.binance_codes import BinanceError, binance_error
+from guardbot.sim.venues.binance_codes import BinanceError, binance_error, fault_response, summary_of
 from guardbot.sim.venues.fmt import fmt
 
 # Types Binance lists in orderTypes but that must go through the algo endpoint since Dec 2025.
@@ -110,17 +110,10 @@ class BinanceVenue(Venue):
         return Reply(404, {"code": -5000, "msg": f"Path {path}, Method {method} is invalid"}, False)
 
     def fault_reply(self, fault: Fault) -> web.Response:
-        if fault.kind in self.error_kinds:
-            assert fault.code is not None
-            err = BinanceError(fault.code, fault.msg)
-            return web.json_response(err.body(), status=err.status)
-        status = fault.status or 503
-        if status == 429:
-            err = BinanceError(-1003, fault.msg)
-            return web.json_response(err.body(), status=429, headers={"Retry-After": "1"})
-        # Binance's gateway answers 5xx with an HTML page, not JSON.
-        text = f"<html><body><h1>{status} Service Unavailable</h1></body></html>"
-        return web.Response(status=status, text=fault.msg or text, content_type="text/html")
+        return fault_response(fault, fault.kind in self.error_kinds)
+
+    def summary(self, reply: Reply) -> str:
+        return summary_of(reply.body) or super().summary(reply)
 
     def describe(self, exc: SimError) -> tuple[str, dict[str, Any]]:
         err = binance_error(exc)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiohttp import web
+
 from guardbot.sim.engine import Rejection, SimError
+from guardbot.sim.faults import Fault
 
 # code -> (HTTP status, message), messages verbatim from Binance USDⓈ-M where known.
 MESSAGES: dict[int, tuple[int, str]] = {
@@ -131,3 +134,26 @@ def _message(exc: SimError) -> str | None:
 def binance_error(exc: SimError) -> BinanceError:
     """The Binance answer to an engine rejection."""
     return BinanceError(CODES.get(exc.kind, -1000), _message(exc))
+
+
+def fault_response(fault: Fault, venue_error: bool) -> web.Response:
+    """A fault's answer as Binance gives it: a code with its HTTP status, 429 with -1003, or the
+    gateway's HTML page for a 5xx."""
+    if venue_error:
+        assert fault.code is not None
+        err = BinanceError(fault.code, fault.msg)
+        return web.json_response(err.body(), status=err.status)
+    status = fault.status or 503
+    if status == 429:
+        err = BinanceError(-1003, fault.msg)
+        return web.json_response(err.body(), status=429, headers={"Retry-After": "1"})
+    text = f"<html><body><h1>{status} Service Unavailable</h1></body></html>"
+    return web.Response(status=status, text=fault.msg or text, content_type="text/html")
+
+
+def summary_of(body: Any) -> str:
+    """The order-relevant fields of a reply, in one short line ("" if it has none)."""
+    if not isinstance(body, dict):
+        return ""
+    keys = ("orderId", "algoId", "clientOrderId", "clientAlgoId", "status", "algoStatus", "code", "msg")
+    return " ".join(f"{k}={body[k]}" for k in keys if body.get(k) not in (None, ""))[:200]
