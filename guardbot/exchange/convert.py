@@ -207,7 +207,9 @@ def _working_type(info: Mapping[str, Any]) -> str:
 
 def _position_side(info: Mapping[str, Any]) -> str | None:
     raw = str(info.get("positionSide") or "").upper()
-    return {"LONG": "long", "SHORT": "short"}.get(raw)
+    # Bybit names a hedge-mode leg by positionIdx: 1 the long (buy) side, 2 the short (sell) side
+    idx = str(info.get("positionIdx") or "")
+    return {"LONG": "long", "SHORT": "short"}.get(raw) or {"1": "long", "2": "short"}.get(idx)
 
 
 def order_from_ccxt(o: Mapping[str, Any]) -> Order:

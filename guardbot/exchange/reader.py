@@ -220,7 +220,7 @@ async def _assemble(
         tiers={s: t for s, t in cache.tiers.items() if wanted(s)},
         markets={s: m for s, m in cache.markets.items() if wanted(s)},
         mark_prices={s: m for s, m in marks.items() if wanted(s) and s in cache.markets},
-        fees=_fees(client, positions),
+        fees=cache.fees or _fees(client, positions),
         margin_mode=_margin_mode(positions),
         position_mode=_position_mode(raw_positions, cache.position_mode),
         settle_currency=settle,

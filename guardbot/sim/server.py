@@ -22,8 +22,9 @@ from guardbot.sim.engine import SimExchange
 from guardbot.sim.faults import PROCESSED, RESEND_WINDOW_S, STALLING, Fault, FaultBook, make_fault
 from guardbot.sim.venue import Incoming, Reply, Venue
 from guardbot.sim.venues.binance import BinanceVenue
+from guardbot.sim.venues.bybit import BybitVenue
 
-VENUES: dict[str, type[Venue]] = {v.exchange: v for v in (BinanceVenue,)}
+VENUES: dict[str, type[Venue]] = {v.exchange: v for v in (BinanceVenue, BybitVenue)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,12 @@ def test_conditional_market_order_is_a_stop_on_mark_or_last() -> None:
     assert o.is_stop and o.reduce_only
 
 
+@pytest.mark.parametrize(("idx", "leg"), [(0, None), (1, "long"), (2, "short"), ("2", "short")])
+def test_a_bybit_order_names_its_hedge_leg_by_position_idx(idx: object, leg: str | None) -> None:
+    raw = {"symbol": "BTC/USDT:USDT", "side": "buy", "type": "limit", "amount": 1, "id": "7", "price": 1.0}
+    assert order_from_ccxt({**raw, "info": {"positionIdx": idx}}).position_side == leg
+
+
 def test_wallet_balance_from_each_venue_shape() -> None:
     binance = {
         "info": {

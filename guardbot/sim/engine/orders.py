@@ -259,16 +259,57 @@ class Orders(Liquidation):
         return o
 
     def cancel_all(self, api_key: str, symbol: str, algo: bool = False) -> int:
+        """Cancel a symbol's open plain (or, with `algo`, conditional) orders; how many."""
+        return len(self.cancel_open(api_key, symbol, plain=not algo, conditional=algo))
+
+    # ---- one book for plain and conditional orders (venues that list them together) ----
+
+    def all_orders(self, api_key: str) -> list[SimOrder | SimAlgoOrder]:
+        """Plain and conditional orders, newest first. An order placed by a conditional order's
+        trigger is not listed on its own: it is that conditional order's execution."""
         acct = self.account(api_key)
+        rows: list[SimOrder | SimAlgoOrder] = [o for o in acct.orders.values() if o.parent_algo_id is None]
+        rows.extend(acct.algo_orders.values())
+        return sorted(rows, key=lambda o: (_created(o), _ident(o)), reverse=True)
+
+    def find_any(
+        self, api_key: str, symbol: str, order_id: int | None = None, client_id: str | None = None
+    ) -> SimOrder | SimAlgoOrder:
+        """A plain or conditional order by id, else the newest carrying the client id."""
         self.market(symbol)
+        for o in self.all_orders(api_key):
+            if o.symbol != symbol:
+                continue
+            if (order_id is not None and _ident(o) == order_id) or (
+                order_id is None and client_id is not None and _client_id(o) == client_id
+            ):
+                return o
+        raise SimError(Rejection.UNKNOWN_ORDER)
+
+    def cancel_any(
+        self, api_key: str, symbol: str, order_id: int | None = None, client_id: str | None = None
+    ) -> SimOrder | SimAlgoOrder:
+        o = self.find_any(api_key, symbol, order_id, client_id)
+        if not o.is_open:
+            raise SimError(Rejection.ORDER_NOT_OPEN)
+        o.status, o.update_ms = "CANCELED", self.now_ms
+        return o
+
+    def cancel_open(
+        self, api_key: str, symbol: str | None, *, plain: bool = True, conditional: bool = True
+    ) -> list[SimOrder | SimAlgoOrder]:
+        """Cancel every open order (of one symbol, or all), plain and/or conditional."""
+        acct = self.account(api_key)
+        if symbol is not None:
+            self.market(symbol)
+        items: list[SimOrder | SimAlgoOrder] = [*acct.open_orders()] if plain else []
+        if conditional:
+            items.extend(acct.open_algo_orders())
         now = self.now_ms
-        n = 0
-        items: list[SimOrder] | list[SimAlgoOrder] = acct.open_algo_orders() if algo else acct.open_orders()
-        for o in items:
-            if o.symbol == symbol:
-                o.status, o.update_ms = "CANCELED", now
-                n += 1
-        return n
+        out = [o for o in items if symbol is None or o.symbol == symbol]
+        for o in out:
+            o.status, o.update_ms = "CANCELED", now
+        return out
 
     # ---- convenience for building test accounts ----
 
@@ -322,3 +363,15 @@ class Orders(Liquidation):
             acct.positions[(symbol, pside)] = pos
         self._tick()
         return pos
+
+
+def _ident(o: SimOrder | SimAlgoOrder) -> int:
+    return o.algo_id if isinstance(o, SimAlgoOrder) else o.order_id
+
+
+def _client_id(o: SimOrder | SimAlgoOrder) -> str:
+    return o.client_algo_id if isinstance(o, SimAlgoOrder) else o.client_order_id
+
+
+def _created(o: SimOrder | SimAlgoOrder) -> int:
+    return o.create_ms if isinstance(o, SimAlgoOrder) else o.time_ms
