@@ -148,6 +148,16 @@ async def fetch_account_fees(client: ccxt.Exchange) -> Fees | None:
 
 
 async def _fetch_position_mode(client: ccxt.Exchange) -> PositionMode | None:
+    if client.id == "bybit":
+        # No position-mode endpoint; a query by symbol answers its rows even when flat, and their
+        # positionIdx (1 and 2 in hedge mode, 0 one-way) tells the mode.
+        symbol = next(
+            (s for s, m in (client.markets or {}).items() if m.get("linear") and m.get("swap")), None
+        )
+        if symbol is None:
+            return None
+        rows = await client.fetch_positions([symbol])
+        return PositionMode.HEDGE if any(r.get("hedged") for r in rows) else PositionMode.ONE_WAY
     if not client.has.get("fetchPositionMode"):
         return None
     reply = await client.fetch_position_mode()

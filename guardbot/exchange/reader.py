@@ -88,8 +88,13 @@ def _calls(client: ccxt.Exchange, settle: str) -> dict[str, Callable[[], Awaitab
             "fetch_balance": lambda: client.fetch_balance(),
             "fetch_positions": lambda: client.fetch_positions(None, {"settleCoin": settle}),
             "fetch_tickers (mark prices)": lambda: client.fetch_tickers(None, {"subType": "linear"}),
-            # Bybit returns plain and conditional linear orders together when no filter is given.
-            "fetch_open_orders": lambda: client.fetch_open_orders(None, None, None, {"settleCoin": settle}),
+            # Bybit returns plain and conditional linear orders together when no filter is given, 20 a
+            # page by default: paginate (50 a page, one request unless there are more), without
+            # ccxt's silent retries of a failed page (a snapshot fails fast, the next cycle reads
+            # again); since=0 because ccxt's cursor paginator wants one to go past the first page.
+            "fetch_open_orders": lambda: client.fetch_open_orders(
+                None, 0, None, {"settleCoin": settle, "paginate": True, "maxRetries": 0}
+            ),
         }
     return {  # hyperliquid
         "fetch_balance": lambda: client.fetch_balance(),

@@ -19,14 +19,27 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from venue_spec import SPECS, VenueSpec
 
 from guardbot.sim import SimAccount, SimExchange, SimServer
 from guardbot.sim.client import binanceusdm_client
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    server = SimServer(SimExchange(seed=1), fault_delay_s=5.0)
+def exchange(request: pytest.FixtureRequest) -> str:
+    """The venue the emulator speaks: Binance unless a module parametrizes it
+    (`pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)`)."""
+    return str(getattr(request, "param", "binanceusdm"))
+
+
+@pytest.fixture
+def venue(exchange: str) -> VenueSpec:
+    return SPECS[exchange]
+
+
+@pytest.fixture
+async def sim(exchange: str) -> AsyncIterator[SimServer]:
+    server = SimServer(SimExchange(seed=1, exchange=exchange), fault_delay_s=5.0)
     await server.start(host="127.0.0.1", port=0)
     try:
         yield server

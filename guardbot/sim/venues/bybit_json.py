@@ -102,11 +102,11 @@ def risk_limits(m: SimMarket) -> list[dict[str, Any]]:
 
 
 def ticker(ex: SimExchange, symbol: str) -> dict[str, Any]:
+    """The guard reads tickers every snapshot (for the marks): the 24-hour figures are the candle
+    store's cached ones, over the time since the emulator started."""
     now = ex.now_ms
-    rows = ex.candles.klines(symbol, "1m", now - 24 * 3600 * 1000 + 1, now, 1500, now)
     last = ex.marks[symbol]
-    open_ = float(rows[0][1]) if rows else last
-    hour = [r for r in rows if int(r[0]) >= now - 3600 * 1000]
+    open_, high, low, volume, turnover, hour_open = ex.candles.day_stats(symbol, now)
     mark = fmt(last)
     return {
         "symbol": symbol,
@@ -115,13 +115,13 @@ def ticker(ex: SimExchange, symbol: str) -> dict[str, Any]:
         "markPrice": mark,
         "prevPrice24h": fmt(open_),
         "price24hPcnt": f"{last / open_ - 1:.6f}",
-        "highPrice24h": fmt(max([float(r[2]) for r in rows] + [last])),
-        "lowPrice24h": fmt(min([float(r[3]) for r in rows] + [last])),
-        "prevPrice1h": fmt(float(hour[0][1]) if hour else last),
+        "highPrice24h": fmt(max(high, last)),
+        "lowPrice24h": fmt(min(low, last)),
+        "prevPrice1h": fmt(hour_open),
         "openInterest": "0",
         "openInterestValue": "0",
-        "turnover24h": d8(sum(float(r[7]) for r in rows)),
-        "volume24h": d8(sum(float(r[5]) for r in rows)),
+        "turnover24h": d8(turnover),
+        "volume24h": d8(volume),
         "fundingRate": "0.0001",
         "nextFundingTime": str((now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS),
         "predictedDeliveryPrice": "",
