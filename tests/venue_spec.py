@@ -106,6 +106,7 @@ class VenueSpec:
     isolated_per_symbol: bool
     open_orders_path: str  # the snapshot's (last) read of the open orders
     liq_on_tick: bool  # the venue writes a liquidation price on the price tick (Bybit), not exact
+    states_on_create: bool  # does the reply to a new order say its state (Bybit: only ids)?
 
     def account_totals(self, balance: Mapping[str, Any]) -> tuple[float, float]:
         """(margin balance, maintenance margin) as the venue reports them in fetch_balance's info."""
@@ -195,6 +196,7 @@ SPECS: dict[str, VenueSpec] = {
         isolated_per_symbol=True,
         open_orders_path="/fapi/v1/openAlgoOrders",
         liq_on_tick=False,
+        states_on_create=True,
     ),
     "bybit": VenueSpec(
         exchange="bybit",
@@ -240,5 +242,6 @@ SPECS: dict[str, VenueSpec] = {
         isolated_per_symbol=False,
         open_orders_path="/v5/order/realtime",
         liq_on_tick=True,
+        states_on_create=False,
     ),
 }

@@ -226,6 +226,8 @@ def order_from_ccxt(o: Mapping[str, Any]) -> Order:
     if trigger is not None and otype in ("market", ""):
         otype = "take_profit_market" if _nonzero(o.get("takeProfitPrice")) else "stop_market"
     close_position = str(info.get("closePosition", "")).lower() == "true" or info.get("closePosition") is True
+    # Bybit: a closeOnTrigger order without a quantity closes whatever the position is then
+    close_position = close_position or (info.get("closeOnTrigger") is True and not _nonzero(o.get("amount")))
     return Order(
         symbol=str(o["symbol"]),
         side=str(o.get("side") or "").lower(),

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+from venue_spec import VENUES, Sent
+
 from guardbot.guard import resume
-from guardbot.sim import OrderRequest, default_markets
+from guardbot.sim import OrderRequest, SimExchange, default_markets
 
 from .conftest import BTC, ETH, SOL, GuardRig, RigFactory, is_multiple, limits
 
-ALGO, ORDER = "/fapi/v1/algoOrder", "/fapi/v1/order"
+pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)
+
 STEP = {s: default_markets()[s].step for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT")}  # lot steps
 
 
@@ -33,11 +37,11 @@ def assert_confirmed(rig: GuardRig, rule: str, kinds: set[str]) -> None:
     assert {a.decision_id for a in acts} <= decided
 
 
-def assert_reduce_only_sells(params: list[dict[str, str]]) -> None:
-    for p in params:
-        assert p["type"] == "MARKET" and p["side"] == "SELL" and p["reduceOnly"] == "true", p
-        assert is_multiple(float(p["quantity"]), STEP[p["symbol"]]), p
-        assert p["newClientOrderId"].startswith("gb-")
+def assert_reduce_only_sells(sent: list[Sent]) -> None:
+    for s in sent:
+        assert (s.type, s.side, s.reduce_only) == ("MARKET", "SELL", True), s
+        assert s.qty is not None and is_multiple(s.qty, STEP[s.symbol]), s
+        assert s.client_id is not None and s.client_id.startswith("gb-")
 
 
 # ---------------------------------------------------------------------------------------- 1. stops
@@ -56,17 +60,14 @@ async def test_unprotected_positions_get_a_full_size_mark_price_stop_after_the_g
     assert rig.server.mutating_requests() == []
 
     await rig.cycles(2, every_s=10)  # t = 30 s: acts; t = 40 s: the stops are there, nothing more
-    stops = {p["symbol"]: p for p in rig.posted(ALGO)}
-    assert len(rig.server.mutating_requests()) == 2 and set(stops) == {"BTCUSDT", "ETHUSDT"}
+    stops = {s.symbol: s for s in rig.stops_sent()}
+    assert rig.mutations() == [("place", "stop")] * 2 and set(stops) == {"BTCUSDT", "ETHUSDT"}
     btc, eth = stops["BTCUSDT"], stops["ETHUSDT"]
-    for p in (btc, eth):
-        assert p["type"] == "STOP_MARKET" and p["workingType"] == "MARK_PRICE"
-        assert p["reduceOnly"] == "true" and p["algoType"] == "CONDITIONAL"
+    for s in (btc, eth):
+        assert s.type == "MARKET" and s.mark_trigger and s.reduce_only
     # the long's stop sells below the mark, the short's buys above it; both for the whole position
-    assert btc["side"] == "SELL" and float(btc["quantity"]) == 0.5
-    assert float(btc["triggerPrice"]) == 95_000 * 0.95
-    assert eth["side"] == "BUY" and float(eth["quantity"]) == 10
-    assert float(eth["triggerPrice"]) == 3_300 * 1.05
+    assert (btc.side, btc.qty, btc.trigger) == ("SELL", 0.5, 95_000 * 0.95)
+    assert (eth.side, eth.qty, eth.trigger) == ("BUY", 10, 3_300 * 1.05)
 
     resting = {o.symbol: o for o in rig.algo_orders()}
     assert set(resting) == {"BTCUSDT", "ETHUSDT"}
@@ -105,9 +106,9 @@ async def test_a_stop_left_without_its_position_is_cancelled_after_the_grace_per
     assert rig.server.mutating_requests() == []
     await rig.cycles(1)
 
-    deletes = [r for r in rig.server.mutating_requests()]
-    assert [(r.method, r.path) for r in deletes] == [("DELETE", ALGO)]
-    assert deletes[0].params["algoId"] == str(orphan.algo_id)
+    assert rig.mutations() == [("cancel", "stop")]
+    [delete] = rig.server.mutating_requests()
+    assert delete.params[rig.venue.cancelled_id_param] == str(orphan.algo_id)
     assert orphan.status == "CANCELED"
     [cancel] = [d for d in rig.decisions("stop") if d.kind == "cancel_order"]
     assert "orphan stop on SOL" in cancel.reason
@@ -137,8 +138,7 @@ async def test_a_stop_beyond_liquidation_is_moved_inside_it(make_rig: RigFactory
     await rig.start()
     await rig.cycles(2)
 
-    requests = [(r.method, r.path) for r in rig.server.mutating_requests()]
-    assert requests == [("DELETE", ALGO), ("POST", ALGO)]
+    assert rig.mutations() == [("cancel", "stop"), ("place", "stop")]
     assert trader.status == "CANCELED"
     [new] = rig.algo_orders()
     buffer = 95_000 * 0.01
@@ -174,11 +174,7 @@ async def test_the_guard_replaces_its_own_stop_when_the_trader_adds_to_the_posit
     assert first.status == "CANCELED"
     [stop] = rig.algo_orders()
     assert stop.quantity == 1.0 and stop.trigger_price == first.trigger_price and stop.reduce_only
-    assert [(r.method, r.path) for r in rig.server.mutating_requests()] == [
-        ("POST", ALGO),
-        ("DELETE", ALGO),
-        ("POST", ALGO),
-    ]
+    assert rig.mutations() == [("place", "stop"), ("cancel", "stop"), ("place", "stop")]
     [replace] = [d for d in rig.decisions("stop") if d.kind == "replace_stop"]
     assert "size changed" in replace.reason
     # the cancel of the guard's own stop is journaled as its own action, next to the two stops
@@ -189,12 +185,25 @@ async def test_the_guard_replaces_its_own_stop_when_the_trader_adds_to_the_posit
 # ---------------------------------------------------------------------------------- 2. margin ratio
 
 
-def _stressed_book(rig: GuardRig, btc_entry: float) -> None:
-    """Three longs bought higher: equity about 1,000 against 146,000 of notional."""
-    key = rig.acct.api_key
-    rig.engine.open_position(key, "BTCUSDT", "long", 1, leverage=20, entry_price=btc_entry)
-    rig.engine.open_position(key, "ETHUSDT", "long", 10, leverage=20, entry_price=3_500)
-    rig.engine.open_position(key, "SOLUSDT", "long", 100, leverage=20, entry_price=190)
+def _open_stressed(engine: SimExchange, key: str, btc_entry: float) -> float:
+    engine.open_position(key, "BTCUSDT", "long", 1, leverage=20, entry_price=btc_entry)
+    engine.open_position(key, "ETHUSDT", "long", 10, leverage=20, entry_price=3_500)
+    engine.open_position(key, "SOLUSDT", "long", 100, leverage=20, entry_price=190)
+    return engine.account_figures(key).margin_ratio
+
+
+def _stressed_book(rig: GuardRig, ratio: float) -> None:
+    """Three longs bought higher: equity about 1,000 against 146,000 of notional, the BTC long's
+    entry chosen so the margin ratio is `ratio` under the venue's own margin model."""
+    lo, hi = 95_000.0, 105_000.0
+    for _ in range(40):  # on a scratch exchange of the same venue
+        mid = (lo + hi) / 2
+        scratch = SimExchange(exchange=rig.engine.exchange)
+        if _open_stressed(scratch, scratch.create_account(rig.acct.wallet).api_key, mid) < ratio:
+            lo = mid
+        else:
+            hi = mid
+    _open_stressed(rig.engine, rig.acct.api_key, round(lo, 1))
 
 
 MARGIN = {
@@ -209,7 +218,7 @@ async def test_margin_ratio_above_reduce_is_cut_back_to_target_with_reduce_only_
     make_rig: RigFactory,
 ) -> None:
     rig = make_rig(limits(**MARGIN))
-    _stressed_book(rig, btc_entry=101_000)
+    _stressed_book(rig, 0.8)
     before = {s: rig.qty(s) for s in STEP}
     assert 0.7 < rig.engine.account_figures(rig.acct.api_key).margin_ratio < 0.9
     await rig.start()
@@ -218,7 +227,7 @@ async def test_margin_ratio_above_reduce_is_cut_back_to_target_with_reduce_only_
     assert rig.server.mutating_requests() == []
     await rig.cycles(2)
 
-    sent = rig.posted(ORDER)
+    sent = rig.orders_sent()
     assert sent and len(rig.server.mutating_requests()) == len(sent)
     assert_reduce_only_sells(sent)
     after = {s: rig.qty(s) for s in STEP}
@@ -233,15 +242,15 @@ async def test_margin_ratio_above_reduce_is_cut_back_to_target_with_reduce_only_
 
 async def test_margin_ratio_above_flatten_closes_everything_and_halts(make_rig: RigFactory) -> None:
     rig = make_rig(limits(**MARGIN))
-    _stressed_book(rig, btc_entry=101_190)
+    _stressed_book(rig, 0.95)
     assert 0.9 < rig.engine.account_figures(rig.acct.api_key).margin_ratio < 1.0
     await rig.start()
     await rig.cycles(3)
 
-    sent = rig.posted(ORDER)
+    sent = rig.orders_sent()
     assert_reduce_only_sells(sent)
-    assert sorted(p["symbol"] for p in sent) == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
-    assert {float(p["quantity"]) for p in sent} == {1.0, 10.0, 100.0}
+    assert sorted(s.symbol for s in sent) == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    assert {s.qty for s in sent} == {1.0, 10.0, 100.0}
     assert rig.acct.positions == {} and not rig.engine.liquidations
     assert_confirmed(rig, "margin_ratio", {"reduce"})
     assert {d.kind for d in rig.decisions("margin_ratio")} >= {"close"}
@@ -266,9 +275,9 @@ async def test_a_position_close_to_liquidation_is_reduced_back_beyond_the_warn_d
     await rig.start()
     await rig.cycles(3)
 
-    sent = rig.posted(ORDER)
+    sent = rig.orders_sent()
     assert_reduce_only_sells(sent)
-    assert {p["symbol"] for p in sent} == {"BTCUSDT"}  # that position, not the book
+    assert {s.symbol for s in sent} == {"BTCUSDT"}  # that position, not the book
     assert rig.qty("ETHUSDT") == 1.0 and 0 < rig.qty("BTCUSDT") < 1.6
     [btc] = [p for p in rig.engine.account_figures(key).positions if p.symbol == BTC]
     assert btc.liquidation_distance_pct is not None and btc.liquidation_distance_pct >= 15.0 - 0.1
@@ -340,9 +349,9 @@ async def test_drawdown_reduce_cuts_every_position_by_half_then_flatten_closes_t
 
     engine.shock("BTCUSDT", -1.2, beta_follow=1.0)  # ~ -1,400: an 11-12 % drawdown
     await rig.cycles(3)
-    sent = rig.posted(ORDER)
+    sent = rig.orders_sent()
     assert_reduce_only_sells(sent)
-    assert sorted((p["symbol"], float(p["quantity"])) for p in sent) == [("BTCUSDT", 0.5), ("SOLUSDT", 10.0)]
+    assert sorted((s.symbol, s.qty) for s in sent) == [("BTCUSDT", 0.5), ("SOLUSDT", 10.0)]
     assert rig.qty("BTCUSDT") == 0.5 and rig.qty("SOLUSDT") == 10
     assert rig.trading_state() == "HALTED"
 
@@ -350,7 +359,7 @@ async def test_drawdown_reduce_cuts_every_position_by_half_then_flatten_closes_t
     await rig.cycles(3)
     assert rig.acct.positions == {} and not engine.liquidations
     assert_confirmed(rig, "drawdown", {"reduce"})
-    assert len(rig.posted(ORDER)) == 4  # each cut once: no repeats of done cuts
+    assert len(rig.orders_sent()) == 4  # each cut once: no repeats of done cuts
     assert [t.to_state for t in rig.transitions()] == ["HALTED"]
     reasons = [d.reason for d in rig.decisions("drawdown") if d.kind in ("reduce", "close")]
     assert any("≥ reduce 10%" in r for r in reasons) and any("≥ flatten 15%" in r for r in reasons)
@@ -369,9 +378,9 @@ async def test_leverage_above_hard_cuts_the_largest_position_just_enough(make_ri
     await rig.start()
     await rig.cycles(3)
 
-    [cut] = rig.posted(ORDER)
+    [cut] = rig.orders_sent()
     assert_reduce_only_sells([cut])
-    assert cut["symbol"] == "BTCUSDT"
+    assert cut.symbol == "BTCUSDT"
     assert rig.qty("ETHUSDT") == 10 and rig.qty("SOLUSDT") == 100
     leverage = rig.engine.account_figures(key).effective_leverage
     assert 7.9 < leverage <= 8.0  # just enough: one lot step less would not do
@@ -387,7 +396,7 @@ async def test_a_blind_guard_alerts_once_sends_nothing_and_says_when_it_sees_aga
     rig = make_rig(limits(blind_after_failures=3, max_snapshot_age_s=60, new_position_grace_s=0))
     rig.engine.open_position(rig.acct.api_key, "BTCUSDT", "long", 0.5, leverage=10)  # no stop
     await rig.start()
-    rig.server.inject_fault("503", count=5, path="/fapi/v3/positionRisk")
+    rig.server.inject_fault("503", count=5, path=rig.venue.positions_path)
 
     outcomes = await rig.cycles(5, every_s=5)
     assert [o.ok for o in outcomes] == [False] * 5
@@ -403,7 +412,7 @@ async def test_a_blind_guard_alerts_once_sends_nothing_and_says_when_it_sees_aga
     assert recovered[0].level == "info"
     assert [a.level for a in rig.notifier.alerts].count("critical") == 1
     # seeing again, it does its job: the unprotected position gets its stop
-    assert [r.path for r in rig.server.mutating_requests()] == [ALGO]
+    assert rig.mutations() == [("place", "stop")]
     with rig.reader() as r:
         events = [h.row for h in r.history(0, kinds=["event"])]
     assert len(events) == 5 and all(getattr(e, "kind", "") == "snapshot_failed" for e in events)
@@ -428,7 +437,7 @@ async def test_an_order_refused_before_sending_is_journaled_and_the_cycle_goes_o
     await rig.cycles(3)
 
     # the ETH cut after the refused BTC cut still went out
-    assert [(p["symbol"], p["quantity"]) for p in rig.posted(ORDER)] == [("ETHUSDT", "0.5")]
+    assert [(s.symbol, s.qty) for s in rig.orders_sent()] == [("ETHUSDT", 0.5)]
     assert rig.qty("ETHUSDT") == 0.5 and rig.qty("BTCUSDT") == 0.013
     by_symbol = {a.symbol: a for a in rig.actions()}
     assert by_symbol[BTC].status.value == "rejected" and "below the minimum" in (by_symbol[BTC].reply or "")
