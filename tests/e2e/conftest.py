@@ -201,18 +201,6 @@ class GuardRig:
 
 
 @pytest.fixture
-def exchange(request: pytest.FixtureRequest) -> str:
-    """The venue: Binance unless a module parametrizes it
-    (`pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)`)."""
-    return str(getattr(request, "param", "binanceusdm"))
-
-
-@pytest.fixture
-def venue(exchange: str) -> VenueSpec:
-    return SPECS[exchange]
-
-
-@pytest.fixture
 async def sim(exchange: str) -> AsyncIterator[SimServer]:
     server = SimServer(SimExchange(seed=1, start_ms=START_MS, exchange=exchange), fault_delay_s=5.0)
     await server.start(host="127.0.0.1", port=0)

@@ -19,22 +19,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from venue_spec import SPECS, VenueSpec
 
 from guardbot.sim import SimAccount, SimExchange, SimServer
 from guardbot.sim.client import binanceusdm_client
-
-
-@pytest.fixture
-def exchange(request: pytest.FixtureRequest) -> str:
-    """The venue the emulator speaks: Binance unless a module parametrizes it
-    (`pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)`)."""
-    return str(getattr(request, "param", "binanceusdm"))
-
-
-@pytest.fixture
-def venue(exchange: str) -> VenueSpec:
-    return SPECS[exchange]
 
 
 @pytest.fixture

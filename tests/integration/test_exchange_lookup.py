@@ -16,23 +16,19 @@ from pydantic import SecretStr
 from guardbot.config import AccountConfig, Credentials
 from guardbot.exchange import OrderGateway, RetryPolicy
 from guardbot.exchange.client import make_client
-from guardbot.sim import SimAccount, SimExchange, SimServer
+from guardbot.sim import SimAccount, SimServer
 
 BTC = "BTC/USDT:USDT"
 FAST = RetryPolicy(attempts=4, base_delay_s=0.001, max_delay_s=0.005)
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer(SimExchange(seed=1, exchange="bybit"), fault_delay_s=2.0) as server:
-        yield server
+pytestmark = pytest.mark.parametrize("exchange", ["bybit"], indirect=True)
 
 
 @pytest.fixture
-def acct(sim: SimServer) -> SimAccount:
-    acct = sim.engine.create_account(wallet=10_000.0)
-    sim.engine.open_position(acct.api_key, "BTCUSDT", "long", 0.5, leverage=10)
-    return acct
+def acct(sim: SimServer, sim_account: SimAccount) -> SimAccount:
+    sim.engine.open_position(sim_account.api_key, "BTCUSDT", "long", 0.5, leverage=10)
+    return sim_account
 
 
 @pytest.fixture

@@ -11,26 +11,19 @@ import aiohttp
 import ccxt.async_support as ccxt
 import pytest
 
-from guardbot.sim import SimAccount, SimExchange, SimServer
+from guardbot.sim import SimAccount, SimServer
 from guardbot.sim.client import bybit_client
 from guardbot.sim.venues.bybit_account import rate_4dp
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    server = SimServer(SimExchange(seed=1, exchange="bybit"), fault_delay_s=5.0)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
+pytestmark = pytest.mark.parametrize("exchange", ["bybit"], indirect=True)
 
 
 @pytest.fixture
-def acct(sim: SimServer) -> SimAccount:
-    return sim.engine.create_account(wallet=10_000.0)
+def acct(sim_account: SimAccount) -> SimAccount:
+    return sim_account
 
 
 @pytest.fixture
@@ -56,14 +49,6 @@ async def test_markets_come_from_instruments_info_in_two_requests(sim: SimServer
     assert paths(sim) == [("GET", "/v5/market/instruments-info")] * 2  # the second asks for PreLaunch
     fees = await client.fetch_trading_fees({"category": "linear"})
     assert (fees[BTC]["taker"], fees[BTC]["maker"]) == (0.00055, 0.0002)  # the account's own rates
-
-
-def test_account_rates_are_rounded_down_to_four_decimals() -> None:
-    # recorded from a Bybit unified account (Jan 2025): 54.3100333 / 90042.2788482 = 0.000603 is
-    # reported as "0.0006", and 7.38826721 / 90042.2788482 = 0.000082 as "0"
-    assert rate_4dp(54.3100333, 90042.2788482) == "0.0006"
-    assert rate_4dp(7.38826721, 90042.2788482) == "0"
-    assert rate_4dp(0.99999, 1.0) == "0.9999"
 
 
 async def test_wallet_balance_of_a_unified_account(sim: SimServer, acct: SimAccount, client: Any) -> None:
