@@ -251,8 +251,10 @@ class SimServer:
         async def no_answer() -> web.StreamResponse:
             if kind in STALLING:
                 await self._stall(stall)
-            # the line closes unanswered: a client resends an idempotent request once, at once
-            self._faults.expect_resend(req.method, fingerprint, self.resend_window_s)
+            # The line closes unanswered: a client still waiting resends an idempotent request
+            # once, at once. One that gave up first (its own timeout) sends nothing more.
+            if request.transport is not None and not request.transport.is_closing():
+                self._faults.expect_resend(req.method, fingerprint, self.resend_window_s)
             return self._drop(request)
 
         if fault is not None and kind in ("timeout", "drop"):

@@ -282,3 +282,15 @@ async def test_a_bad_fault_is_refused_with_one_line(
         error = (await r.json())["error"]
     assert message in error and "\n" not in error
     assert sim.faults == []
+
+
+async def test_a_timeout_the_client_gave_up_on_expects_no_resend(sim: SimServer, binance_client: Any) -> None:
+    # the client's 100 ms timeout ends the call; the 300 ms stall ends later: nothing is resent,
+    # so the next byte-identical request (an unsigned GET) is answered
+    binance_client.timeout = 100
+    sim.inject_fault("timeout", seconds=0.3, path="/fapi/v1/premiumIndex")
+    with pytest.raises(ccxt.RequestTimeout):
+        await binance_client.fapiPublicGetPremiumIndex()
+    await asyncio.sleep(0.4)
+    assert len(await binance_client.fapiPublicGetPremiumIndex()) == 10
+    assert [r.fault for r in sim.requests_to("/fapi/v1/premiumIndex")] == ["timeout", None]
