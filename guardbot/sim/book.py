@@ -130,8 +130,9 @@ class SimTrade:
 
 @dataclass(frozen=True, slots=True)
 class SimIncome:
-    """One row of the account's income history (Binance `GET /fapi/v1/income`): everything that
-    moved the wallet — realized PnL, commissions, funding, and transfers in and out."""
+    """One row of the account's income history (Binance `GET /fapi/v1/income`, Bybit's transaction
+    log): everything that moved the wallet — realized PnL, commissions, funding, and transfers in
+    and out."""
 
     tran_id: int
     time_ms: int
@@ -141,6 +142,7 @@ class SimIncome:
     asset: str = "USDT"
     trade_id: str = ""
     info: str = ""
+    wallet_after: float | None = None  # the wallet when the row was written
 
 
 @dataclass(frozen=True, slots=True)

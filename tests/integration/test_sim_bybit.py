@@ -249,3 +249,20 @@ async def test_control_api_names_bybit_codes_and_isolated_margin_is_refused(
                 r.status == 400
                 and "isolated margin is set for the whole account" in (await r.json())["error"]
             )
+
+
+async def test_the_transaction_log_books_transfers_and_trades(
+    sim: SimServer, acct: SimAccount, client: Any
+) -> None:
+    sim.engine.deposit(acct.api_key, 500.0)
+    await client.create_order(BTC, "market", "buy", 0.1)
+    sim.engine.withdraw(acct.api_key, 200.0)
+    sim.engine.deposit(acct.api_key, 50.0, record=False)  # no row: a move the log does not show
+    rows = await client.fetch_ledger(None, sim.engine.now_ms - 60_000)
+    assert [r["info"]["type"] for r in rows] == ["TRANSFER_OUT", "TRADE", "TRANSFER_IN"]  # newest first
+    withdrawal, trade, deposit = rows
+    assert (deposit["direction"], deposit["amount"], deposit["after"]) == ("in", 500.0, 10_500.0)
+    fee = 0.1 * 95_000 * 0.00055
+    assert trade["info"]["fee"] == str(round(fee, 8)) and trade["amount"] == pytest.approx(fee)
+    assert (withdrawal["direction"], withdrawal["amount"]) == ("out", 200.0)
+    assert withdrawal["after"] == pytest.approx(10_500.0 - fee - 200.0)

@@ -126,6 +126,7 @@ class EngineBase:
                 symbol,
                 trade_id=str(trade_id) if trade_id else "",
                 info=info,
+                wallet_after=acct.wallet,
             )
         )
 

@@ -122,6 +122,7 @@ class BybitVenue(Venue):
         add("GET", "account/info", lambda c: ba.account_info(ex))
         add("GET", "account/wallet-balance", self._wallet)
         add("GET", "account/fee-rate", self._fee_rate)
+        add("GET", "account/transaction-log", self._transaction_log)
         add("GET", "position/list", self._positions)
         add("POST", "position/set-leverage", self._set_leverage)
         add("POST", "position/switch-mode", self._switch_mode)
@@ -188,6 +189,21 @@ class BybitVenue(Venue):
         if c.params.get("accountType") != "UNIFIED":
             raise BybitError(10001, "params error: accountType only support UNIFIED")
         return ba.wallet_balance(self.engine, account(c))
+
+    def _transaction_log(self, c: Ctx) -> Json:
+        """24 hours by default (from startTime, or up to endTime); both given: at most 7 days."""
+        p, now = c.params, self.engine.now_ms
+        start, end = to_int(p, "startTime"), to_int(p, "endTime")
+        if start is not None and end is not None and end - start > 7 * DAY_MS:
+            raise BybitError(10001, "params error: endTime - startTime must be at most 7 days")
+        if start is None:
+            start = (end if end is not None else now) - DAY_MS
+        if end is None:
+            end = start + DAY_MS
+        rows = ba.transaction_log(account(c), start, end)
+        if p.get("currency") and p["currency"] != "USDT":
+            rows = []
+        return page(rows, p, 20, 50)
 
     def _positions(self, c: Ctx) -> Json:
         linear(c)

@@ -10,6 +10,7 @@ liquidation price is an estimate written on the price tick ("" when outside the 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -233,3 +234,74 @@ def fee_rates(ex: SimExchange, symbol: str | None) -> dict[str, Any]:
             if symbol is None or s == symbol
         ]
     }
+
+
+@dataclass
+class _Entry:
+    id: int
+    time_ms: int
+    type: str
+    symbol: str
+    trade_id: str
+    cash_flow: float = 0.0
+    fee: float = 0.0
+    balance: float = 0.0
+
+
+def _entries(acct: SimAccount) -> list[_Entry]:
+    """The engine's income rows as Bybit books them: one TRADE row per execution (its realized PnL
+    as cash flow, plus its fee), TRANSFER_IN / TRANSFER_OUT, LIQUIDATION (clearance), oldest first."""
+    out: list[_Entry] = []
+    trades: dict[str, _Entry] = {}
+    for r in acct.income:
+        if r.income_type in ("REALIZED_PNL", "COMMISSION") and r.trade_id:
+            entry = trades.get(r.trade_id)
+            if entry is None:
+                entry = trades[r.trade_id] = _Entry(r.tran_id, r.time_ms, "TRADE", r.symbol, r.trade_id)
+                out.append(entry)
+            if r.income_type == "COMMISSION":
+                entry.fee -= r.amount  # a commission row is negative; Bybit's fee is what was paid
+            else:
+                entry.cash_flow += r.amount
+            entry.balance = r.wallet_after if r.wallet_after is not None else acct.wallet
+        else:
+            kind = {"TRANSFER": "TRANSFER_OUT" if r.amount < 0 else "TRANSFER_IN"}.get(r.income_type, "")
+            kind = kind or {"INSURANCE_CLEAR": "LIQUIDATION"}.get(r.income_type, r.income_type)
+            balance = r.wallet_after if r.wallet_after is not None else acct.wallet
+            out.append(_Entry(r.tran_id, r.time_ms, kind, r.symbol, "", cash_flow=r.amount, balance=balance))
+    return out
+
+
+def transaction_log(acct: SimAccount, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+    """The unified account's transaction log between two times, newest first; `cashBalance` is
+    the wallet after each row."""
+    out = []
+    for e in reversed(_entries(acct)):
+        if start_ms <= e.time_ms <= end_ms:
+            out.append(
+                {
+                    "id": str(e.id),
+                    "symbol": e.symbol,
+                    "category": "linear" if e.symbol else "",
+                    "side": "None",
+                    "transactionTime": str(e.time_ms),
+                    "type": e.type,
+                    "transSubType": "",
+                    "qty": "",
+                    "size": "",
+                    "currency": "USDT",
+                    "tradePrice": "",
+                    "funding": "",
+                    "fee": d8(e.fee),
+                    "cashFlow": d8(e.cash_flow),
+                    "change": d8(e.cash_flow - e.fee),
+                    "cashBalance": d8(e.balance),
+                    "feeRate": "",
+                    "bonusChange": "",
+                    "tradeId": e.trade_id,
+                    "orderId": "",
+                    "orderLinkId": "",
+                    "extraFees": "",
+                }
+            )
+    return out
