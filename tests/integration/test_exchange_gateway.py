@@ -1,70 +1,21 @@
-"""The order gateway over real HTTP on every venue: stops, reductions, cancels, retries and dry-run
-against guardbot.sim. What reached the exchange is read through the venue's spec (venue_spec)."""
+"""The order gateway over real HTTP on every venue: stops, reductions, entries, cancels, hedge mode
+and dry-run against guardbot.sim. What reached the exchange is read through the venue's spec
+(venue_spec); retries and idempotency are in test_exchange_gateway_retries.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import ccxt.async_support as ccxt
 import pytest
-from pydantic import SecretStr
+from gateway_support import BTC, ETH, FAST, SOL, algo_orders, btc_qty, client_for
 from venue_spec import VENUES, VenueSpec
 
-from guardbot.config import AccountConfig, Credentials
+from guardbot.config import AccountConfig
 from guardbot.domain import PositionMode
-from guardbot.exchange import ActionResult, OrderGateway, RetryPolicy, TiersCache, read_snapshot
-from guardbot.exchange.client import make_client
+from guardbot.exchange import ActionResult, OrderGateway, TiersCache, read_snapshot
 from guardbot.exchange.session import AccountSession
-from guardbot.sim import SimAccount, SimAlgoOrder, SimOrder, SimServer
+from guardbot.sim import SimAccount, SimServer
 
 pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)
-
-BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
-FAST = RetryPolicy(attempts=4, base_delay_s=0.001, max_delay_s=0.005)
-
-
-def client_for(sim: SimServer, acct: SimAccount, secret: str | None = None) -> ccxt.Exchange:
-    account = AccountConfig(name="main", exchange=sim.engine.exchange, base_url=sim.base_url)
-    creds = Credentials(api_key=SecretStr(acct.api_key), secret=SecretStr(secret or acct.secret))
-    client = make_client(account, creds, rate_limit=False, timeout_ms=1000)
-    client.timeout_on_exit = 0  # ccxt waits 250 ms on close for TLS shutdown; loopback is plain HTTP
-    return client
-
-
-@pytest.fixture
-async def client(sim: SimServer, sim_account: SimAccount) -> AsyncIterator[ccxt.Exchange]:
-    c = client_for(sim, sim_account)
-    await c.load_markets()
-    if c.id == "bybit":
-        await c.is_unified_enabled()  # ccxt asks once per client, before its first private call
-    yield c
-    await c.close()
-
-
-@pytest.fixture
-def gw(client: ccxt.Exchange) -> OrderGateway:
-    return OrderGateway(client, "main", dry_run=False, retry=FAST)
-
-
-@pytest.fixture
-def long_btc(sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange) -> float:
-    """A 0.5 BTC cross long at 10x; returns the mark."""
-    sim.engine.open_position(sim_account.api_key, "BTCUSDT", "long", 0.5, leverage=10)
-    sim.clear_log()
-    return sim.engine.marks["BTCUSDT"]
-
-
-def algo_orders(sim: SimServer, acct: SimAccount) -> list[SimAlgoOrder]:
-    return [o for o in sim.engine.open_orders(acct.api_key) if isinstance(o, SimAlgoOrder)]
-
-
-def plain_orders(sim: SimServer, acct: SimAccount) -> list[SimOrder]:
-    return [o for o in sim.engine.open_orders(acct.api_key) if isinstance(o, SimOrder)]
-
-
-def btc_qty(sim: SimServer, acct: SimAccount, side: str = "BOTH") -> float:
-    pos = acct.positions.get(("BTCUSDT", side))
-    return pos.qty if pos else 0.0
 
 
 # ------------------------------------------------------------------ stops
@@ -90,7 +41,7 @@ async def test_stop_is_a_reduce_only_conditional_order_on_mark_below_a_long(
 
     # It protects: the mark falls through the trigger and the position is closed.
     sim.engine.set_mark("BTCUSDT", long_btc * 0.94)
-    assert btc_qty(sim, sim_account) == 0.0
+    assert btc_qty(sim_account) == 0.0
 
 
 async def test_a_stop_for_a_short_is_a_buy_above_mark(
@@ -141,7 +92,7 @@ async def test_reduce_rounds_down_to_the_lot_step_and_never_up(
     [sent] = venue.orders(sim)
     assert (sent.type, sent.side, sent.qty, sent.reduce_only) == ("MARKET", "SELL", 0.123, True)
     assert sent.client_id == result.client_order_id
-    assert btc_qty(sim, sim_account) == pytest.approx(0.377)
+    assert btc_qty(sim_account) == pytest.approx(0.377)
 
 
 async def test_reduce_below_the_minimum_amount_is_refused_not_sent(
@@ -151,7 +102,7 @@ async def test_reduce_below_the_minimum_amount_is_refused_not_sent(
     assert result.status == "rejected"
     assert "below the minimum 0.001" in result.reason
     assert sim.mutating_requests() == []
-    assert btc_qty(sim, sim_account) == pytest.approx(0.5)
+    assert btc_qty(sim_account) == pytest.approx(0.5)
 
 
 async def test_reduce_only_cannot_grow_a_position(
@@ -160,7 +111,7 @@ async def test_reduce_only_cannot_grow_a_position(
     # Asking to cut more than is held flips nothing: the exchange caps a reduce-only order.
     result = await gw.reduce(BTC, "long", 0.8, rule="flatten", episode=1)
     assert result.ok
-    assert btc_qty(sim, sim_account) == 0.0
+    assert btc_qty(sim_account) == 0.0
     assert ("BTCUSDT", "BOTH") not in sim_account.positions
 
 
@@ -259,179 +210,8 @@ async def test_hedge_mode_orders_name_their_leg(sim: SimServer, venue: VenueSpec
     assert [s.position_side for s in venue.sent(sim)] == ["LONG", "SHORT", "SHORT"]
     sides = {o.position_side for o in algo_orders(sim, acct)}
     assert sides == {"LONG", "SHORT"}
-    assert btc_qty(sim, acct, "SHORT") == pytest.approx(0.05)
-    assert btc_qty(sim, acct, "LONG") == pytest.approx(0.2)
-
-
-# ------------------------------------------------------------------ retries and idempotency
-
-
-@pytest.mark.parametrize("kind", ["timeout_after", "drop_after"])
-async def test_ambiguous_failure_finds_the_placed_stop_instead_of_doubling_it(
-    sim: SimServer,
-    venue: VenueSpec,
-    sim_account: SimAccount,
-    client: ccxt.Exchange,
-    gw: OrderGateway,
-    long_btc: float,
-    kind: str,
-) -> None:
-    client.timeout = 300  # ms: the emulator stalls for seconds after placing the order
-    sim.inject_fault(kind, path=venue.stop_path)
-    result = await gw.place_stop(BTC, "long", 0.5, long_btc * 0.9, rule="auto_stop", episode=1)
-    assert result.status == "confirmed" and result.reason == "found after retry"
-    assert result.attempts == 2 and result.exchange_order_id
-    assert len(algo_orders(sim, sim_account)) == 1  # exactly one order on the exchange
-    assert venue.mutations(sim) == [("place", "stop")]
-    assert [(r.method, r.path) for r in sim.request_log if r.method == "GET"] == [venue.stop_lookup]
-
-
-@pytest.mark.parametrize("kind", ["timeout_after", "drop_after"])
-async def test_ambiguous_failure_on_a_reduction_reduces_once(
-    sim: SimServer,
-    venue: VenueSpec,
-    sim_account: SimAccount,
-    client: ccxt.Exchange,
-    gw: OrderGateway,
-    long_btc: float,
-    kind: str,
-) -> None:
-    client.timeout = 300
-    sim.inject_fault(kind, path=venue.order_path)
-    result = await gw.reduce(BTC, "long", 0.2, rule="margin_reduce", episode=1)
-    assert result.status == "confirmed" and result.reason == "found after retry"
-    assert result.order_state == "filled"
-    assert btc_qty(sim, sim_account) == pytest.approx(0.3)  # not 0.1
-    assert venue.mutations(sim) == [("place", "order")]
-
-
-@pytest.mark.parametrize("kind", ["drop", "timeout"])
-async def test_request_that_never_arrived_is_looked_up_then_sent_again_once(
-    sim: SimServer,
-    venue: VenueSpec,
-    sim_account: SimAccount,
-    client: ccxt.Exchange,
-    gw: OrderGateway,
-    long_btc: float,
-    kind: str,
-) -> None:
-    client.timeout = 300
-    sim.inject_fault(kind, path=venue.order_path)
-    result = await gw.reduce(BTC, "long", 0.2, rule="margin_reduce", episode=1)
-    assert result.status == "confirmed" and result.attempts == 2
-    assert btc_qty(sim, sim_account) == pytest.approx(0.3)
-    # POST (lost) -> look-up by client id (no such order) -> POST
-    requests = [(r.method, r.path) for r in sim.request_log]
-    assert requests[0] == requests[-1] == ("POST", venue.order_path)
-    assert requests[1] == venue.order_lookup and len(requests) == 2 + venue.lookup_miss
-
-
-async def test_a_cancelled_order_found_by_the_look_up_is_not_counted_as_placed(
-    sim: SimServer,
-    venue: VenueSpec,
-    sim_account: SimAccount,
-    client: ccxt.Exchange,
-    gw: OrderGateway,
-    long_btc: float,
-) -> None:
-    """The look-up after an ambiguous failure finds an older order with the same client id, but
-    cancelled: it protects nothing, so the stop is sent again. Binance accepts a closed order's id
-    again; Bybit refuses it (orderLinkId is "always unique"), which is why the guard gives a
-    re-placed order a new revision of its id (see tests/e2e/test_replacement_ids.py)."""
-    client.timeout = 300
-    first = await gw.place_stop(BTC, "long", 0.5, long_btc * 0.9, rule="auto_stop", episode=7)
-    assert first.exchange_order_id is not None
-    sim.engine.cancel_algo_order(sim_account.api_key, int(first.exchange_order_id))  # the trader
-    sim.clear_log()
-    sim.inject_fault("drop", path=venue.stop_path)
-    again = await gw.place_stop(BTC, "long", 0.5, long_btc * 0.9, rule="auto_stop", episode=7)
-    # POST (dropped) -> look-up finds the cancelled one -> POST again
-    assert venue.mutations(sim) == [("place", "stop"), ("place", "stop")]
-    if venue.reuses_closed_client_ids:
-        assert again.status == "confirmed" and again.exchange_order_id != first.exchange_order_id
-        assert again.order_state == "open"
-        [live] = algo_orders(sim, sim_account)
-        assert str(live.algo_id) == again.exchange_order_id
-    else:
-        assert again.status == "rejected" and "duplicate" in again.reason.lower()
-        assert algo_orders(sim, sim_account) == []
-
-
-async def test_restart_in_the_same_episode_finds_the_existing_stop(
-    sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange, long_btc: float
-) -> None:
-    first = await OrderGateway(client, "main", dry_run=False).place_stop(
-        BTC, "long", 0.5, long_btc * 0.9, rule="auto_stop", episode=3
-    )
-    # A new gateway (a restarted daemon) repeats the action: the venue refuses the duplicate id,
-    # and the gateway returns the order that is already there.
-    again = await OrderGateway(client, "main", dry_run=False).place_stop(
-        BTC, "long", 0.5, long_btc * 0.9, rule="auto_stop", episode=3
-    )
-    assert again.status == "confirmed" and again.reason == "already placed"
-    assert again.exchange_order_id == first.exchange_order_id
-    assert len(algo_orders(sim, sim_account)) == 1
-
-
-@pytest.mark.parametrize(
-    ("kind", "code"), [("429", None), ("503", None), ("error", "nonce"), ("error", "rate_limit")]
-)
-async def test_retryable_faults_are_retried_until_the_order_goes_through(
-    sim: SimServer,
-    venue: VenueSpec,
-    sim_account: SimAccount,
-    gw: OrderGateway,
-    long_btc: float,
-    kind: str,
-    code: str | None,
-) -> None:
-    number = venue.codes[code][0] if code else None
-    sim.inject_fault(kind, count=2, path=venue.stop_path, code=number)
-    result = await gw.place_stop(BTC, "long", 0.5, long_btc * 0.9, rule="auto_stop", episode=1)
-    assert result.status == "confirmed", result.reason
-    assert result.attempts >= 2
-    assert len(algo_orders(sim, sim_account)) == 1
-
-
-async def test_retries_are_bounded(
-    sim: SimServer, venue: VenueSpec, sim_account: SimAccount, gw: OrderGateway, long_btc: float
-) -> None:
-    sim.inject_fault("429", count=50, path=venue.stop_path)
-    result = await gw.place_stop(BTC, "long", 0.5, long_btc * 0.9, rule="auto_stop", episode=1)
-    assert result.status == "failed" and result.attempts == FAST.attempts
-    assert "gave up after 4 attempts" in result.reason and venue.rate_limit_error in result.reason
-    assert len(sim.mutating_requests()) == FAST.attempts
-    assert algo_orders(sim, sim_account) == []
-
-
-@pytest.mark.parametrize("refusal", ["margin", "reduce_only", "min_notional", "symbol"])
-async def test_final_rejections_are_not_retried_and_carry_the_exchange_message(
-    sim: SimServer, venue: VenueSpec, gw: OrderGateway, long_btc: float, refusal: str
-) -> None:
-    code, msg, error = venue.codes[refusal]
-    sim.inject_fault("error", path=venue.order_path, code=code, msg=msg)
-    result = await gw.reduce(BTC, "long", 0.1, rule="margin_reduce", episode=1)
-    assert result.status == "rejected" and result.attempts == 1
-    assert result.reason.startswith(error) and str(code) in result.reason
-    assert len(sim.mutating_requests()) == 1
-
-
-async def test_bad_signature_is_a_final_authentication_error(
-    sim: SimServer, venue: VenueSpec, sim_account: SimAccount
-) -> None:
-    sim.engine.open_position(sim_account.api_key, "BTCUSDT", "long", 0.5, leverage=10)
-    bad = client_for(sim, sim_account, secret="wrong")
-    try:
-        await bad.load_markets()  # public: works
-        gw = OrderGateway(bad, "main", dry_run=False, retry=FAST)
-        result = await gw.reduce(BTC, "long", 0.1, rule="r", episode=1)
-        leverage = await gw.set_leverage(BTC, 3)
-    finally:
-        await bad.close()
-    for r in (result, leverage):
-        assert r.status == "rejected" and r.attempts == 1
-        assert r.reason.startswith("AuthenticationError") and venue.bad_signature in r.reason
-    assert btc_qty(sim, sim_account) == pytest.approx(0.5)
+    assert btc_qty(acct, "SHORT") == pytest.approx(0.05)
+    assert btc_qty(acct, "LONG") == pytest.approx(0.2)
 
 
 # ------------------------------------------------------------------ dry-run and journal
@@ -472,7 +252,7 @@ async def test_dry_run_sends_nothing_and_returns_the_exact_would_be_orders(
     assert entry_r.side == "sell" and entry_r.amount == 2.0
     assert entry_stop.side == "buy" and entry_stop.amount == 2.0 and entry_stop.reduce_only
     assert len(journal) == len(results) and {j.status for j in journal} == {"dry_run"}  # nothing pending
-    assert stop.ok and btc_qty(sim, sim_account) == pytest.approx(0.5)
+    assert stop.ok and btc_qty(sim_account) == pytest.approx(0.5)
 
 
 async def test_journal_hook_sees_pending_before_the_request_and_the_outcome_after(
@@ -502,4 +282,4 @@ async def test_session_gateway_follows_the_position_mode_of_each_snapshot(sim: S
     finally:
         await session.close()
     assert cut.status == "confirmed"
-    assert btc_qty(sim, acct, "SHORT") == pytest.approx(0.06)
+    assert btc_qty(acct, "SHORT") == pytest.approx(0.06)

@@ -9,27 +9,17 @@ from pathlib import Path
 
 import ccxt.async_support as ccxt
 import pytest
-from pydantic import SecretStr
+from gateway_support import BTC, ETH, SOL, client_for
 from venue_spec import VENUES, VenueSpec
 
-from guardbot.config import AccountConfig, ConfigError, Credentials, load_settings
+from guardbot.config import ConfigError, load_settings
 from guardbot.domain import MarginMode, PositionMode, Side
-from guardbot.exchange import SnapshotError, TiersCache, fetch_snapshot_for, make_client, read_snapshot
+from guardbot.exchange import SnapshotError, TiersCache, fetch_snapshot_for, read_snapshot
 from guardbot.exchange.gateway import OrderGateway
 from guardbot.risk.account import measure_account
 from guardbot.sim import SimAccount, SimServer
 
 pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)
-
-BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
-
-
-def client_for(sim: SimServer, acct: SimAccount, secret: str | None = None) -> ccxt.Exchange:
-    account = AccountConfig(name="main", exchange=sim.engine.exchange, base_url=sim.base_url)
-    creds = Credentials(api_key=SecretStr(acct.api_key), secret=SecretStr(secret or acct.secret))
-    client = make_client(account, creds, rate_limit=False, timeout_ms=1000)
-    client.timeout_on_exit = 0  # ccxt waits 250 ms on close for TLS shutdown; loopback is plain HTTP
-    return client
 
 
 @pytest.fixture
