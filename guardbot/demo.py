@@ -120,13 +120,20 @@ def _result(engine: SimExchange, name: str, api_key: str, actions: int) -> Accou
 
 
 async def run_demo(
-    out_dir: Path, *, fast: bool = False, out: Callable[[str], None] = print, pace_s: float | None = None
+    out_dir: Path,
+    *,
+    fast: bool = False,
+    out: Callable[[str], None] = print,
+    pace_s: float | None = None,
+    exchange: str = "binanceusdm",
 ) -> DemoResult:
+    """The crash demo on the emulator speaking `exchange`'s wire ("binanceusdm" or "bybit"): the
+    same guard, ccxt client and margin rules a real account of that venue gets."""
     scenario = load_scenario("crash")
     duration = 1_200.0 if fast else float(scenario.duration_s or 3_600)
     # about a minute of wall time for the full replay; no pacing in fast mode (CI)
     pace = pace_s if pace_s is not None else (0.0 if fast else 60.0 / (duration / CYCLE_S))
-    engine = SimExchange(default_markets(), seed=scenario.seed, slippage_bps=5.0)
+    engine = SimExchange(default_markets(), seed=scenario.seed, slippage_bps=5.0, exchange=exchange)
     engine.use_scenario(scenario)
     guarded = engine.create_account(WALLET, name="guarded")
     unguarded = engine.create_account(WALLET, name="unguarded")
@@ -141,7 +148,7 @@ async def run_demo(
 
     server = SimServer(engine)
     base_url = await server.start()
-    account = AccountConfig(name="guarded", exchange="binanceusdm", base_url=base_url, dry_run=False)
+    account = AccountConfig(name="guarded", exchange=exchange, base_url=base_url, dry_run=False)
     creds = Credentials(api_key=SecretStr(guarded.api_key), secret=SecretStr(guarded.secret))
     client = make_client(account, creds, rate_limit=False)
     session = AccountSession(account, client, TiersCache())
@@ -160,7 +167,7 @@ async def run_demo(
         clock=lambda: engine.now_ms,
         read_cash_flows=session.cash_flows,
     )
-    out(f"emulator at {base_url}: scenario '{scenario.name}' ({scenario.description})")
+    out(f"{exchange} emulator at {base_url}: scenario '{scenario.name}' ({scenario.description})")
     out(
         "the guarded account lets guardbot cut on drawdown and leverage too ([guard.actions] "
         'drawdown = "reduce", leverage = "reduce"); by default those only alert'

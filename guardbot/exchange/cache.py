@@ -1,9 +1,10 @@
 """Slow-changing exchange reference data, fetched once and refreshed on an interval.
 
 Markets (reloaded on each refresh after the first load), maintenance tiers (Binance: one
-`GET /fapi/v1/leverageBracket` for every symbol), the account's position mode and, only when a
-venue's position rows lack it, per-symbol leverage. Refreshed daily by default: tiers change rarely
-and the exchange announces it.
+`GET /fapi/v1/leverageBracket` for every symbol), the account's position mode, the account's own fee
+rates where the venue's margin depends on them (Bybit: the fee to close is in IM and MM), and, only
+when a venue's position rows lack it, per-symbol leverage. Refreshed daily by default: tiers change
+rarely and the exchange announces it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import ccxt.async_support as ccxt
 
-from guardbot.domain import Market, PositionMode, Tier
+from guardbot.domain import Fees, Market, PositionMode, Tier
 from guardbot.exchange.convert import (
     ConversionError,
     binance_brackets_to_ccxt,
@@ -43,6 +44,7 @@ class TiersCache:
         self.tiers: dict[str, tuple[Tier, ...]] = {}
         self.markets: dict[str, Market] = {}
         self.position_mode: PositionMode | None = None
+        self.fees: Fees | None = None  # the account's rates, where the venue reports them
         self.leverages: dict[str, float] | None = None
         self._markets_source: int | None = None
         self._unknown_refresh_at: float | None = None
@@ -71,6 +73,7 @@ class TiersCache:
                 self._sync_markets(client, force=True)
             self.tiers = await fetch_tiers(client)
             self.position_mode = await _fetch_position_mode(client)
+            self.fees = await fetch_account_fees(client)
             self.leverages = None
             self._loaded_at = self._clock()
 
@@ -146,7 +149,31 @@ def _seed_ccxt_brackets(client: ccxt.Exchange, tiers: Mapping[str, tuple[Tier, .
     }
 
 
+async def fetch_account_fees(client: ccxt.Exchange) -> Fees | None:
+    """The account's linear fee rates (Bybit `GET /v5/account/fee-rate`), or None where ccxt's
+    market fees are used. Bybit's IM and MM include the fee to close at the account's own taker
+    rate, and ccxt's market default (0.06 %) is not it."""
+    if client.id != "bybit":
+        return None
+    rows = await client.fetch_trading_fees({"category": "linear"})
+    for symbol, row in rows.items():
+        taker, maker = num(row.get("taker")), num(row.get("maker"))
+        if (client.markets or {}).get(symbol, {}).get("linear") and taker is not None and maker is not None:
+            return Fees(taker=taker, maker=maker)
+    return None
+
+
 async def _fetch_position_mode(client: ccxt.Exchange) -> PositionMode | None:
+    if client.id == "bybit":
+        # No position-mode endpoint; a query by symbol answers its rows even when flat, and their
+        # positionIdx (1 and 2 in hedge mode, 0 one-way) tells the mode.
+        symbol = next(
+            (s for s, m in (client.markets or {}).items() if m.get("linear") and m.get("swap")), None
+        )
+        if symbol is None:
+            return None
+        rows = await client.fetch_positions([symbol])
+        return PositionMode.HEDGE if any(r.get("hedged") for r in rows) else PositionMode.ONE_WAY
     if not client.has.get("fetchPositionMode"):
         return None
     reply = await client.fetch_position_mode()

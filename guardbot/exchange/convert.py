@@ -207,7 +207,9 @@ def _working_type(info: Mapping[str, Any]) -> str:
 
 def _position_side(info: Mapping[str, Any]) -> str | None:
     raw = str(info.get("positionSide") or "").upper()
-    return {"LONG": "long", "SHORT": "short"}.get(raw)
+    # Bybit names a hedge-mode leg by positionIdx: 1 the long (buy) side, 2 the short (sell) side
+    idx = str(info.get("positionIdx") or "")
+    return {"LONG": "long", "SHORT": "short"}.get(raw) or {"1": "long", "2": "short"}.get(idx)
 
 
 def order_from_ccxt(o: Mapping[str, Any]) -> Order:
@@ -224,6 +226,8 @@ def order_from_ccxt(o: Mapping[str, Any]) -> Order:
     if trigger is not None and otype in ("market", ""):
         otype = "take_profit_market" if _nonzero(o.get("takeProfitPrice")) else "stop_market"
     close_position = str(info.get("closePosition", "")).lower() == "true" or info.get("closePosition") is True
+    # Bybit: a closeOnTrigger order without a quantity closes whatever the position is then
+    close_position = close_position or (info.get("closeOnTrigger") is True and not _nonzero(o.get("amount")))
     return Order(
         symbol=str(o["symbol"]),
         side=str(o.get("side") or "").lower(),

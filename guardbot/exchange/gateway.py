@@ -27,6 +27,7 @@ from guardbot.domain import Order, PositionMode, Side
 from guardbot.exchange.convert import num
 from guardbot.exchange.errors import ErrorClass, classify, describe, is_ambiguous
 from guardbot.exchange.ids import client_order_id
+from guardbot.exchange.lookup import find_by_client_id
 from guardbot.risk.precision import round_down
 
 Status = Literal["pending", "sent", "unknown", "confirmed", "failed", "rejected", "dry_run"]
@@ -334,25 +335,9 @@ class OrderGateway:
         )
 
     async def find_order(self, symbol: str, cid: str, *, trigger: bool) -> Mapping[str, Any] | None:
-        """Our order by client id (open, filled or cancelled); None if the exchange has none."""
-        params: dict[str, Any] = {"clientOrderId": cid}
-        if trigger and self.client.id == "binanceusdm":
-            params["trigger"] = True
-        try:
-            found: Mapping[str, Any] = await self.client.fetch_order(None, symbol, params)
-            return found
-        except ccxt.OrderNotFound:
-            return None
-        except (ccxt.NotSupported, ccxt.BadRequest, ccxt.ArgumentsRequired):
-            pass
-        # Fallback: the open orders (enough for resting stops and limits).
-        open_params: dict[str, Any] = {"trigger": True} if trigger and self.client.id == "binanceusdm" else {}
-        orders = await self.client.fetch_open_orders(symbol, None, None, open_params)
-        for o in orders:
-            if o.get("clientOrderId") == cid:
-                order: Mapping[str, Any] = o
-                return order
-        return None
+        """Our order by client id (open, filled or cancelled); None if the exchange has none.
+        Each venue's own look-up is in `guardbot.exchange.lookup`."""
+        return await find_by_client_id(self.client, symbol, cid, trigger=trigger)
 
     async def find_order_by_id(
         self, symbol: str, order_id: str, *, trigger: bool

@@ -117,8 +117,13 @@ def _calls(
             "fetch_balance": lambda: client.fetch_balance(),
             "fetch_positions": lambda: client.fetch_positions(None, {"settleCoin": settle}),
             "fetch_tickers (mark prices)": lambda: client.fetch_tickers(None, {"subType": "linear"}),
-            # Bybit returns plain and conditional linear orders together when no filter is given.
-            "fetch_open_orders": lambda: client.fetch_open_orders(None, None, None, {"settleCoin": settle}),
+            # Bybit returns plain and conditional linear orders together when no filter is given, 20 a
+            # page by default: paginate (50 a page, one request unless there are more), without
+            # ccxt's silent retries of a failed page (a snapshot fails fast, the next cycle reads
+            # again); since=0 because ccxt's cursor paginator wants one to go past the first page.
+            "fetch_open_orders": lambda: client.fetch_open_orders(
+                None, 0, None, {"settleCoin": settle, "paginate": True, "maxRetries": 0}
+            ),
         }
     return {  # hyperliquid
         "fetch_balance": lambda: client.fetch_balance(),
@@ -290,7 +295,7 @@ async def _assemble(
         tiers=tiers,
         markets={s: m for s, m in cache.markets.items() if wanted(s)},
         mark_prices={s: m for s, m in marks.items() if wanted(s) and s in cache.markets},
-        fees=_fees(client, positions),
+        fees=cache.fees or _fees(client, positions),
         margin_mode=_margin_mode(positions),
         position_mode=_position_mode(raw_positions, cache.position_mode),
         settle_currency=settle,

@@ -1,6 +1,8 @@
-"""guardbot.sim: an embedded Binance USDⓈ-M futures exchange on loopback, for tests and demos.
+"""guardbot.sim: an embedded perpetual-futures exchange on loopback, for tests and demos.
 
-The unmodified ccxt client talks to it over HTTP; a scenario drives its mark prices.
+A venue-neutral engine (`guardbot.sim.engine`) behind one wire module per venue
+(`guardbot.sim.venues`): the unmodified ccxt client talks to it over HTTP; a scenario drives its
+mark prices.
 """
 
 from guardbot.sim.book import (
@@ -14,8 +16,7 @@ from guardbot.sim.book import (
     SimTrade,
 )
 from guardbot.sim.clock import ScenarioClock
-from guardbot.sim.engine import SimExchange
-from guardbot.sim.errors import SimError
+from guardbot.sim.engine import Rejection, SimError, SimExchange
 from guardbot.sim.markets import SimMarket, default_markets
 from guardbot.sim.scenario import Scenario, ScenarioError, Shock, load_scenario
 from guardbot.sim.server import RequestRecord, SimServer, ccxt_client_recipe
@@ -24,6 +25,7 @@ __all__ = [
     "LiquidatedPosition",
     "LiquidationEvent",
     "OrderRequest",
+    "Rejection",
     "RequestRecord",
     "Scenario",
     "ScenarioClock",

@@ -64,6 +64,7 @@ class SimOrder:
     time_ms: int = 0
     update_ms: int = 0
     closing: bool = False  # can only reduce (reduce-only, or a hedge-mode close); cancelled with its position
+    parent_algo_id: int | None = None  # the conditional order whose trigger created this one
 
     @property
     def is_open(self) -> bool:
@@ -100,12 +101,15 @@ class SimAlgoOrder:
     def is_open(self) -> bool:
         return self.status == "NEW"
 
-    def triggered_by(self, price: float) -> bool:
-        """Binance's rule: a stop buys when price rises to it and sells when it falls to it;
-        a take-profit the other way round."""
+    @property
+    def rising(self) -> bool:
+        """Does it wait for the price to rise to its trigger? A stop buys when the price rises to
+        its trigger and sells when it falls to it; a take-profit the other way round."""
         stop = self.order_type in ("STOP_MARKET", "STOP")
-        rising = (self.side == "BUY") == stop
-        return price >= self.trigger_price if rising else price <= self.trigger_price
+        return (self.side == "BUY") == stop
+
+    def triggered_by(self, price: float) -> bool:
+        return price >= self.trigger_price if self.rising else price <= self.trigger_price
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +130,9 @@ class SimTrade:
 
 @dataclass(frozen=True, slots=True)
 class SimIncome:
-    """One row of the account's income history (Binance `GET /fapi/v1/income`): everything that
-    moved the wallet — realized PnL, commissions, funding, and transfers in and out."""
+    """One row of the account's income history (Binance `GET /fapi/v1/income`, Bybit's transaction
+    log): everything that moved the wallet — realized PnL, commissions, funding, and transfers in
+    and out."""
 
     tran_id: int
     time_ms: int
@@ -137,6 +142,7 @@ class SimIncome:
     asset: str = "USDT"
     trade_id: str = ""
     info: str = ""
+    wallet_after: float | None = None  # the wallet when the row was written
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +168,7 @@ class LiquidationEvent:
 
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
-    """What a client asked for, parsed (the server builds it from Binance parameters)."""
+    """What a client asked for, parsed (each wire module builds it from its venue's parameters)."""
 
     symbol: str
     side: str

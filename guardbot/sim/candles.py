@@ -49,6 +49,7 @@ class CandleStore:
         self._start_marks: dict[str, float] = {}
         self._backfilled = False
         self._last: dict[str, float] = {}
+        self._day_cache: dict[str, tuple[int, tuple[float, float, float, float, float, float]]] = {}
 
     def add_market(self, symbol: str) -> None:
         """A market listed after start: candles from its first mark on, no backfilled history."""
@@ -96,6 +97,31 @@ class CandleStore:
                 candle = [round(open_, nd), round(high, nd), round(low, nd), round(close, nd), vol]
                 self._candles[s].setdefault(minute, candle)
                 prices[s] = open_
+
+    def day_stats(self, symbol: str, now_ms: int) -> tuple[float, float, float, float, float, float]:
+        """(open 24 h ago, high, low, volume, quote volume, open an hour ago) of the minutes since
+        the emulator started, at most the last 24 hours, and the last mark. A venue's ticker asks
+        for them every snapshot: cached per minute, and never waiting for the generated history."""
+        minute = now_ms // MINUTE_MS * MINUTE_MS
+        cached = self._day_cache.get(symbol)
+        if cached is None or cached[0] != minute:
+            since = max(self.start_minute, minute - 24 * 3600 * 1000)
+            table = self._candles[symbol]
+            rows = [table[t] for t in sorted(t for t in table if since <= t < minute)]
+            hour = [table[t] for t in sorted(t for t in table if minute - 3600 * 1000 <= t < minute)]
+            last = self._last.get(symbol, 0.0)
+            stats = (
+                rows[0][0] if rows else last,
+                max((r[1] for r in rows), default=last),
+                min((r[2] for r in rows), default=last),
+                sum(r[4] for r in rows),
+                sum(r[4] * (r[0] + r[3]) / 2 for r in rows),
+                hour[0][0] if hour else last,
+            )
+            self._day_cache[symbol] = cached = (minute, stats)
+        o, h, lo, v, qv, hour_open = cached[1]
+        last = self._last.get(symbol, o)
+        return o, max(h, last), min(lo, last), v, qv, hour_open
 
     def klines(
         self, symbol: str, interval: str, start_ms: int | None, end_ms: int | None, limit: int, now_ms: int

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from venue_spec import SPECS, Sent, VenueSpec
 
 from guardbot.config import AccountConfig, Credentials, GuardConfig, RiskConfig
 from guardbot.cycle import AccountGuard, CycleOutcome
@@ -110,7 +111,7 @@ class GuardRig:
 
     async def start(self) -> list[str]:
         account = AccountConfig(
-            name=self.name, exchange="binanceusdm", base_url=self.server.base_url, dry_run=self.dry_run
+            name=self.name, exchange=self.engine.exchange, base_url=self.server.base_url, dry_run=self.dry_run
         )
         creds = Credentials(api_key=SecretStr(self.acct.api_key), secret=SecretStr(self.acct.secret))
         client = make_client(account, creds, rate_limit=False, timeout_ms=self.timeout_ms)
@@ -183,6 +184,22 @@ class GuardRig:
         """Params of the POSTs to one exchange path, in order."""
         return [r.params for r in self.server.mutating_requests() if r.method == "POST" and r.path == path]
 
+    @property
+    def venue(self) -> VenueSpec:
+        return SPECS[self.engine.exchange]
+
+    def stops_sent(self) -> list[Sent]:
+        """The conditional orders sent to the exchange, in order, in venue-neutral words."""
+        return self.venue.stops(self.server)
+
+    def orders_sent(self) -> list[Sent]:
+        """The plain orders sent (reductions, closes, entries), in order."""
+        return self.venue.orders(self.server)
+
+    def mutations(self) -> list[tuple[str, str]]:
+        """What changed on the exchange, in order: ("place", "stop"), ("cancel", "stop"), ..."""
+        return self.venue.mutations(self.server)
+
     def algo_orders(self, *, open_only: bool = True) -> list[SimAlgoOrder]:
         orders = self.acct.algo_orders.values()
         return [o for o in orders if o.is_open or not open_only]
@@ -196,8 +213,8 @@ class GuardRig:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    server = SimServer(SimExchange(seed=1, start_ms=START_MS), fault_delay_s=5.0)
+async def sim(exchange: str) -> AsyncIterator[SimServer]:
+    server = SimServer(SimExchange(seed=1, start_ms=START_MS, exchange=exchange), fault_delay_s=5.0)
     await server.start(host="127.0.0.1", port=0)
     try:
         yield server

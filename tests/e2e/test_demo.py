@@ -6,21 +6,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from venue_spec import VENUES
 
 from guardbot.cli import main
 from guardbot.demo import run_demo
 from guardbot.store import JournalReader
 
 
-async def test_guarded_account_survives_where_the_unguarded_is_liquidated(tmp_path: Path) -> None:
+@pytest.mark.parametrize("exchange", VENUES)
+async def test_guarded_account_survives_where_the_unguarded_is_liquidated(
+    tmp_path: Path, exchange: str
+) -> None:
     lines: list[str] = []
-    result = await run_demo(tmp_path, fast=True, out=lines.append)
+    result = await run_demo(tmp_path, fast=True, out=lines.append, exchange=exchange)
 
     assert result.unguarded.liquidated
     assert not result.guarded.liquidated
     assert result.guarded.final_equity > 0.5 * 10_000
     assert result.guarded.max_drawdown_pct < result.unguarded.max_drawdown_pct
     assert result.guarded.actions >= 3
+    assert lines[0].startswith(f"{exchange} emulator at http://127.0.0.1:")
     # the guard's actions were printed as they happened
     assert any("has no stop" in line for line in lines)
     assert any("HALTED" in line for line in lines)

@@ -12,9 +12,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+from venue_spec import VENUES
+
 from guardbot.sim import OrderRequest, load_scenario
 
 from .conftest import GuardRig, RigFactory, limits
+
+pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)
 
 WALLET = 10_000.0
 # (exchange id, share of the 8x book); the same book as `guardbot demo`
@@ -85,7 +90,7 @@ async def test_a_dry_run_crash_sends_nothing_and_journals_every_intended_order(m
 
     for i in range(int(MINUTES * 60 / EVERY_S)):
         if i == 20:  # a minute and a half in: the exchange stops answering for three cycles
-            rig.server.inject_fault("503", count=3, path="/fapi/v3/positionRisk")
+            rig.server.inject_fault("503", count=3, path=rig.venue.positions_path)
         await rig.cycles(1, every_s=EVERY_S)
 
     # nothing mutating left the process, although the guard read the exchange all along

@@ -13,13 +13,14 @@ import contextlib
 from collections.abc import Callable
 
 import pytest
+from venue_spec import VENUES, Sent
 
 from guardbot.exchange.gateway import ActionResult
 from guardbot.sim import SimAccount
 
 from .conftest import GuardRig, RigFactory, limits
 
-ALGO, ORDER = "/fapi/v1/algoOrder", "/fapi/v1/order"
+pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)
 
 
 class ProcessKilled(BaseException):
@@ -43,24 +44,30 @@ def _over_leveraged(make_rig: RigFactory) -> GuardRig:
     return rig
 
 
-CASES: dict[str, tuple[Callable[[RigFactory], GuardRig], str]] = {
-    "stop": (_unprotected_long, ALGO),
-    "reduce": (_over_leveraged, ORDER),
-}
+CASES: dict[str, Callable[[RigFactory], GuardRig]] = {"stop": _unprotected_long, "reduce": _over_leveraged}
 
 
-def _exchange_cids(acct: SimAccount, path: str) -> list[str]:
-    """Client ids of every order (open or not) the emulator holds on that endpoint."""
-    if path == ALGO:
+def _exchange_cids(acct: SimAccount, kind: str) -> list[str]:
+    """Client ids of every order (open or not) of that kind the emulator holds: conditional ones
+    for a stop, plain ones for a reduction."""
+    if kind == "stop":
         return [o.client_algo_id for o in acct.algo_orders.values()]
-    return [o.client_order_id for o in acct.orders.values() if not o.client_order_id.startswith("autoclose-")]
+    return [
+        o.client_order_id
+        for o in acct.orders.values()
+        if o.parent_algo_id is None and not o.client_order_id.startswith("autoclose-")
+    ]
 
 
-def _assert_consistent(rig: GuardRig, path: str) -> None:
+def _sent(rig: GuardRig, kind: str) -> list[Sent]:
+    return rig.stops_sent() if kind == "stop" else rig.orders_sent()
+
+
+def _assert_consistent(rig: GuardRig, kind: str) -> None:
     """One order on the exchange; every journaled action final and agreeing with the exchange."""
-    ours = [c for c in _exchange_cids(rig.acct, path) if c.startswith("gb-")]
+    ours = [c for c in _exchange_cids(rig.acct, kind) if c.startswith("gb-")]
     assert len(ours) == 1, ours
-    assert len(rig.posted(path)) == 1  # across both lives of the guard
+    assert len(_sent(rig, kind)) == 1  # across both lives of the guard
     actions = [a for a in rig.actions() if a.kind.value != "cancel"]
     cids = [a.client_order_id for a in actions]
     assert len(cids) == len(set(cids))
@@ -79,8 +86,7 @@ def _assert_consistent(rig: GuardRig, path: str) -> None:
 async def test_killed_after_pending_was_written_before_the_request_left(
     make_rig: RigFactory, kind: str
 ) -> None:
-    build, path = CASES[kind]
-    rig = build(make_rig)
+    rig = CASES[kind](make_rig)
     await rig.start()
     journal_action = rig.guard.gateway.journal_hook
     assert journal_action is not None
@@ -95,7 +101,7 @@ async def test_killed_after_pending_was_written_before_the_request_left(
     rig.guard.gateway.journal_hook = die_after_pending
     with pytest.raises(ProcessKilled):
         await rig.cycle()
-    assert rig.posted(path) == []  # it died before sending
+    assert _sent(rig, kind) == []  # it died before sending
     with rig.reader() as r:
         [left] = r.pending_actions()
     assert left.status.value == "pending" and left.kind.value == kind
@@ -105,21 +111,21 @@ async def test_killed_after_pending_was_written_before_the_request_left(
     assert notes == [f"{left.client_order_id}: not on the exchange, failed"]
     await rig.cycles(2)
 
-    _assert_consistent(rig, path)
+    _assert_consistent(rig, kind)
 
 
 @pytest.mark.parametrize("kind", CASES)
 async def test_killed_after_the_exchange_executed_before_the_reply_arrived(
     make_rig: RigFactory, kind: str
 ) -> None:
-    build, path = CASES[kind]
-    rig = build(make_rig)
+    rig = CASES[kind](make_rig)
     await rig.start()
     # the exchange executes the order, then never answers; the guard dies while it waits
+    path = rig.venue.stop_path if kind == "stop" else rig.venue.order_path
     rig.server.inject_fault("timeout_after", count=1, path=path)
     cycle = asyncio.create_task(rig.cycle())
     for _ in range(300):  # bounded wait for the request to reach the emulator (not a timing claim)
-        if [c for c in _exchange_cids(rig.acct, path) if c.startswith("gb-")] or cycle.done():
+        if [c for c in _exchange_cids(rig.acct, kind) if c.startswith("gb-")] or cycle.done():
             break
         await asyncio.sleep(0.01)
     assert not cycle.done()
@@ -128,7 +134,7 @@ async def test_killed_after_the_exchange_executed_before_the_reply_arrived(
         await cycle
     with rig.reader() as r:
         [left] = r.pending_actions()
-    [placed] = [c for c in _exchange_cids(rig.acct, path) if c.startswith("gb-")]
+    [placed] = [c for c in _exchange_cids(rig.acct, kind) if c.startswith("gb-")]
     assert placed == left.client_order_id
 
     rig.engine.advance(10)
@@ -137,6 +143,7 @@ async def test_killed_after_the_exchange_executed_before_the_reply_arrived(
     assert notes == [f"{left.client_order_id}: found on the exchange ({state}), confirmed"]
     await rig.cycles(2)
 
-    _assert_consistent(rig, path)
+    _assert_consistent(rig, kind)
     if kind == "reduce":  # cut once, not twice
-        assert rig.qty("BTCUSDT") == pytest.approx(0.5 - float(rig.posted(ORDER)[0]["quantity"]))
+        [cut] = rig.orders_sent()
+        assert cut.qty is not None and rig.qty("BTCUSDT") == pytest.approx(0.5 - cut.qty)

@@ -1,5 +1,7 @@
 """Each guard rule end to end: a built emulator account, a price path, guard cycles through the real
-ccxt client over HTTP, and what reached the exchange and the journal.
+ccxt client over HTTP, and what reached the exchange and the journal. Stops, margin ratio and
+liquidation distance here; drawdown, exposure, the blind guard and what all rules share in
+test_rules_e2e_limits.py. Every test runs on each venue.
 
 Every rule but the one under test is pushed out of the way (`limits(...)` in conftest), so each test
 shows that rule's own effect on a real exchange: which requests were sent, what the emulator's
@@ -9,35 +11,15 @@ confirmed, trading-state transitions).
 
 from __future__ import annotations
 
-import dataclasses
+import pytest
+from venue_spec import VENUES
 
-from guardbot.guard import resume
-from guardbot.sim import OrderRequest, default_markets
+from guardbot.sim import OrderRequest, SimExchange
 
-from .conftest import BTC, ETH, SOL, GuardRig, RigFactory, is_multiple, limits
+from .conftest import BTC, SOL, GuardRig, RigFactory, limits
+from .rule_checks import STEP, assert_confirmed, assert_reduce_only_sells
 
-ALGO, ORDER = "/fapi/v1/algoOrder", "/fapi/v1/order"
-STEP = {s: default_markets()[s].step for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT")}  # lot steps
-
-
-def assert_confirmed(rig: GuardRig, rule: str, kinds: set[str]) -> None:
-    """Every action of `rule` went through and is journaled as confirmed, with its decision."""
-    acts = [a for a in rig.actions() if a.rule == rule]
-    assert acts, f"no {rule} action journaled"
-    assert {a.kind.value for a in acts} == kinds
-    for a in acts:
-        assert a.status.value == "confirmed", (a.client_order_id, a.status, a.reply)
-        assert a.exchange_order_id and not a.dry_run
-        assert a.decision_id is not None
-    decided = {d.id for d in rig.decisions(rule)}
-    assert {a.decision_id for a in acts} <= decided
-
-
-def assert_reduce_only_sells(params: list[dict[str, str]]) -> None:
-    for p in params:
-        assert p["type"] == "MARKET" and p["side"] == "SELL" and p["reduceOnly"] == "true", p
-        assert is_multiple(float(p["quantity"]), STEP[p["symbol"]]), p
-        assert p["newClientOrderId"].startswith("gb-")
+pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)
 
 
 # ---------------------------------------------------------------------------------------- 1. stops
@@ -56,17 +38,14 @@ async def test_unprotected_positions_get_a_full_size_mark_price_stop_after_the_g
     assert rig.server.mutating_requests() == []
 
     await rig.cycles(2, every_s=10)  # t = 30 s: acts; t = 40 s: the stops are there, nothing more
-    stops = {p["symbol"]: p for p in rig.posted(ALGO)}
-    assert len(rig.server.mutating_requests()) == 2 and set(stops) == {"BTCUSDT", "ETHUSDT"}
+    stops = {s.symbol: s for s in rig.stops_sent()}
+    assert rig.mutations() == [("place", "stop")] * 2 and set(stops) == {"BTCUSDT", "ETHUSDT"}
     btc, eth = stops["BTCUSDT"], stops["ETHUSDT"]
-    for p in (btc, eth):
-        assert p["type"] == "STOP_MARKET" and p["workingType"] == "MARK_PRICE"
-        assert p["reduceOnly"] == "true" and p["algoType"] == "CONDITIONAL"
+    for s in (btc, eth):
+        assert s.type == "MARKET" and s.mark_trigger and s.reduce_only
     # the long's stop sells below the mark, the short's buys above it; both for the whole position
-    assert btc["side"] == "SELL" and float(btc["quantity"]) == 0.5
-    assert float(btc["triggerPrice"]) == 95_000 * 0.95
-    assert eth["side"] == "BUY" and float(eth["quantity"]) == 10
-    assert float(eth["triggerPrice"]) == 3_300 * 1.05
+    assert (btc.side, btc.qty, btc.trigger) == ("SELL", 0.5, 95_000 * 0.95)
+    assert (eth.side, eth.qty, eth.trigger) == ("BUY", 10, 3_300 * 1.05)
 
     resting = {o.symbol: o for o in rig.algo_orders()}
     assert set(resting) == {"BTCUSDT", "ETHUSDT"}
@@ -114,9 +93,9 @@ async def test_a_stop_left_without_its_position_is_cancelled_after_the_grace_per
             break
     assert seen_at is not None and seen_at <= 6 and cancelled_at == seen_at + 3
 
-    deletes = [r for r in rig.server.mutating_requests()]
-    assert [(r.method, r.path) for r in deletes] == [("DELETE", ALGO)]
-    assert deletes[0].params["algoId"] == str(orphan.algo_id)
+    assert rig.mutations() == [("cancel", "stop")]
+    [delete] = rig.server.mutating_requests()
+    assert delete.params[rig.venue.cancelled_id_param] == str(orphan.algo_id)
     assert orphan.status == "CANCELED"
     [cancel] = [d for d in rig.decisions("stop") if d.kind == "cancel_order"]
     assert "orphan stop on SOL" in cancel.reason
@@ -146,8 +125,7 @@ async def test_a_stop_beyond_liquidation_is_moved_inside_it(make_rig: RigFactory
     await rig.start()
     await rig.cycles(2)
 
-    requests = [(r.method, r.path) for r in rig.server.mutating_requests()]
-    assert requests == [("DELETE", ALGO), ("POST", ALGO)]
+    assert rig.mutations() == [("cancel", "stop"), ("place", "stop")]
     assert trader.status == "CANCELED"
     [new] = rig.algo_orders()
     buffer = 95_000 * 0.01
@@ -183,11 +161,7 @@ async def test_the_guard_replaces_its_own_stop_when_the_trader_adds_to_the_posit
     assert first.status == "CANCELED"
     [stop] = rig.algo_orders()
     assert stop.quantity == 1.0 and stop.trigger_price == first.trigger_price and stop.reduce_only
-    assert [(r.method, r.path) for r in rig.server.mutating_requests()] == [
-        ("POST", ALGO),
-        ("DELETE", ALGO),
-        ("POST", ALGO),
-    ]
+    assert rig.mutations() == [("place", "stop"), ("cancel", "stop"), ("place", "stop")]
     [replace] = [d for d in rig.decisions("stop") if d.kind == "replace_stop"]
     assert "size changed" in replace.reason
     # the cancel of the guard's own stop is journaled as its own action, next to the two stops
@@ -198,12 +172,25 @@ async def test_the_guard_replaces_its_own_stop_when_the_trader_adds_to_the_posit
 # ---------------------------------------------------------------------------------- 2. margin ratio
 
 
-def _stressed_book(rig: GuardRig, btc_entry: float) -> None:
-    """Three longs bought higher: equity about 1,000 against 146,000 of notional."""
-    key = rig.acct.api_key
-    rig.engine.open_position(key, "BTCUSDT", "long", 1, leverage=20, entry_price=btc_entry)
-    rig.engine.open_position(key, "ETHUSDT", "long", 10, leverage=20, entry_price=3_500)
-    rig.engine.open_position(key, "SOLUSDT", "long", 100, leverage=20, entry_price=190)
+def _open_stressed(engine: SimExchange, key: str, btc_entry: float) -> float:
+    engine.open_position(key, "BTCUSDT", "long", 1, leverage=20, entry_price=btc_entry)
+    engine.open_position(key, "ETHUSDT", "long", 10, leverage=20, entry_price=3_500)
+    engine.open_position(key, "SOLUSDT", "long", 100, leverage=20, entry_price=190)
+    return engine.account_figures(key).margin_ratio
+
+
+def _stressed_book(rig: GuardRig, ratio: float) -> None:
+    """Three longs bought higher: equity about 1,000 against 146,000 of notional, the BTC long's
+    entry chosen so the margin ratio is `ratio` under the venue's own margin model."""
+    lo, hi = 95_000.0, 105_000.0
+    for _ in range(40):  # on a scratch exchange of the same venue
+        mid = (lo + hi) / 2
+        scratch = SimExchange(exchange=rig.engine.exchange)
+        if _open_stressed(scratch, scratch.create_account(rig.acct.wallet).api_key, mid) < ratio:
+            lo = mid
+        else:
+            hi = mid
+    _open_stressed(rig.engine, rig.acct.api_key, round(lo, 1))
 
 
 MARGIN = {
@@ -218,7 +205,7 @@ async def test_margin_ratio_above_reduce_is_cut_back_to_target_with_reduce_only_
     make_rig: RigFactory,
 ) -> None:
     rig = make_rig(limits(**MARGIN))
-    _stressed_book(rig, btc_entry=101_000)
+    _stressed_book(rig, 0.8)
     before = {s: rig.qty(s) for s in STEP}
     assert 0.7 < rig.engine.account_figures(rig.acct.api_key).margin_ratio < 0.9
     await rig.start()
@@ -227,7 +214,7 @@ async def test_margin_ratio_above_reduce_is_cut_back_to_target_with_reduce_only_
     assert rig.server.mutating_requests() == []
     await rig.cycles(2)
 
-    sent = rig.posted(ORDER)
+    sent = rig.orders_sent()
     assert sent and len(rig.server.mutating_requests()) == len(sent)
     assert_reduce_only_sells(sent)
     after = {s: rig.qty(s) for s in STEP}
@@ -242,15 +229,15 @@ async def test_margin_ratio_above_reduce_is_cut_back_to_target_with_reduce_only_
 
 async def test_margin_ratio_above_flatten_closes_everything_and_halts(make_rig: RigFactory) -> None:
     rig = make_rig(limits(**MARGIN))
-    _stressed_book(rig, btc_entry=101_190)
+    _stressed_book(rig, 0.95)
     assert 0.9 < rig.engine.account_figures(rig.acct.api_key).margin_ratio < 1.0
     await rig.start()
     await rig.cycles(3)
 
-    sent = rig.posted(ORDER)
+    sent = rig.orders_sent()
     assert_reduce_only_sells(sent)
-    assert sorted(p["symbol"] for p in sent) == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
-    assert {float(p["quantity"]) for p in sent} == {1.0, 10.0, 100.0}
+    assert sorted(s.symbol for s in sent) == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    assert {s.qty for s in sent} == {1.0, 10.0, 100.0}
     assert rig.acct.positions == {} and not rig.engine.liquidations
     assert_confirmed(rig, "margin_ratio", {"reduce"})
     assert {d.kind for d in rig.decisions("margin_ratio")} >= {"close"}
@@ -275,171 +262,11 @@ async def test_a_position_close_to_liquidation_is_reduced_back_beyond_the_warn_d
     await rig.start()
     await rig.cycles(3)
 
-    sent = rig.posted(ORDER)
+    sent = rig.orders_sent()
     assert_reduce_only_sells(sent)
-    assert {p["symbol"] for p in sent} == {"BTCUSDT"}  # that position, not the book
+    assert {s.symbol for s in sent} == {"BTCUSDT"}  # that position, not the book
     assert rig.qty("ETHUSDT") == 1.0 and 0 < rig.qty("BTCUSDT") < 1.6
     [btc] = [p for p in rig.engine.account_figures(key).positions if p.symbol == BTC]
     assert btc.liquidation_distance_pct is not None and btc.liquidation_distance_pct >= 15.0 - 0.1
     assert_confirmed(rig, "liquidation", {"reduce"})
     assert "REDUCING" in [t.to_state for t in rig.transitions()]
-
-
-# ------------------------------------------------------------------------------------- 4. drawdown
-
-DRAWDOWN = {
-    "drawdown_halt_pct": 5.0,
-    "drawdown_reduce_pct": 10.0,
-    "drawdown_flatten_pct": 15.0,
-    "resume_cooldown_minutes": 60,
-}
-
-
-async def test_drawdown_halt_needs_two_readings_and_the_lock_survives_a_restart(
-    make_rig: RigFactory,
-) -> None:
-    rig = make_rig(limits(**DRAWDOWN))
-    engine = rig.engine
-    engine.open_position(rig.acct.api_key, "BTCUSDT", "long", 1.0, leverage=20)
-    await rig.start()
-    await rig.cycles(1)  # the high-water mark: ~9,950
-
-    engine.set_mark("BTCUSDT", 94_400)  # -600: a 6 % drawdown, for one reading only
-    await rig.cycles(1)
-    engine.set_mark("BTCUSDT", 95_000)
-    await rig.cycles(1)
-    assert rig.trading_state() == "ACTIVE" and rig.transitions() == []
-
-    engine.set_mark("BTCUSDT", 94_400)
-    await rig.cycles(1)
-    assert rig.trading_state() == "ACTIVE"
-    await rig.cycles(1)  # the second reading in a row
-    assert rig.trading_state() == "HALTED"
-    [halt] = rig.transitions()
-    assert (halt.from_state, halt.to_state) == ("ACTIVE", "HALTED") and "drawdown" in halt.reason
-    assert rig.server.mutating_requests() == []  # halt refuses entries; it sends nothing
-    with rig.reader() as r:
-        row = r.load_guard_state("main")
-    assert row is not None and row.trading_state == "HALTED" and row.locked_until_ts
-    assert row.locked_until_ts == engine.now_ms - 10_000 + 60 * 60_000
-
-    # a restart: a new guard on the same journal file is still locked, even with equity back
-    await rig.restart()
-    assert rig.trading_state() == "HALTED" and rig.guard.state.locked
-    engine.set_mark("BTCUSDT", 95_500)
-    await rig.cycles(2)
-    assert rig.trading_state() == "HALTED"
-    assert [t.to_state for t in rig.transitions()] == ["HALTED"]
-    ok, why, _ = resume(rig.guard.state, engine.now_ms, rig.limits)
-    assert not ok and why.startswith("resume refused: cool-down has")
-    engine.advance(3_600)
-    ok, _, _ = resume(rig.guard.state, engine.now_ms, rig.limits)
-    assert ok
-
-
-async def test_drawdown_reduce_cuts_every_position_by_half_then_flatten_closes_them(
-    make_rig: RigFactory,
-) -> None:
-    rig = make_rig(limits(**DRAWDOWN))
-    engine = rig.engine
-    engine.open_position(rig.acct.api_key, "BTCUSDT", "long", 1.0, leverage=20)
-    engine.open_position(rig.acct.api_key, "SOLUSDT", "long", 20, leverage=20)
-    await rig.start()
-    await rig.cycles(1)
-
-    engine.shock("BTCUSDT", -1.2, beta_follow=1.0)  # ~ -1,400: an 11-12 % drawdown
-    await rig.cycles(3)
-    sent = rig.posted(ORDER)
-    assert_reduce_only_sells(sent)
-    assert sorted((p["symbol"], float(p["quantity"])) for p in sent) == [("BTCUSDT", 0.5), ("SOLUSDT", 10.0)]
-    assert rig.qty("BTCUSDT") == 0.5 and rig.qty("SOLUSDT") == 10
-    assert rig.trading_state() == "HALTED"
-
-    engine.shock("BTCUSDT", -1.5, beta_follow=1.0)  # below 85 % of the high-water mark
-    await rig.cycles(3)
-    assert rig.acct.positions == {} and not engine.liquidations
-    assert_confirmed(rig, "drawdown", {"reduce"})
-    assert len(rig.posted(ORDER)) == 4  # each cut once: no repeats of done cuts
-    assert [t.to_state for t in rig.transitions()] == ["HALTED"]
-    reasons = [d.reason for d in rig.decisions("drawdown") if d.kind in ("reduce", "close")]
-    assert any("≥ reduce 10%" in r for r in reasons) and any("≥ flatten 15%" in r for r in reasons)
-
-
-# ------------------------------------------------------------------------------------- 5. exposure
-
-
-async def test_leverage_above_hard_cuts_the_largest_position_just_enough(make_rig: RigFactory) -> None:
-    rig = make_rig(limits(leverage_warn=5.0, leverage_hard=8.0))
-    key = rig.acct.api_key
-    rig.engine.open_position(key, "BTCUSDT", "long", 0.5, leverage=20)  # 47,500: the largest
-    rig.engine.open_position(key, "ETHUSDT", "long", 10, leverage=20)  # 33,000
-    rig.engine.open_position(key, "SOLUSDT", "long", 100, leverage=20)  # 18,000
-    assert rig.engine.account_figures(key).effective_leverage > 9
-    await rig.start()
-    await rig.cycles(3)
-
-    [cut] = rig.posted(ORDER)
-    assert_reduce_only_sells([cut])
-    assert cut["symbol"] == "BTCUSDT"
-    assert rig.qty("ETHUSDT") == 10 and rig.qty("SOLUSDT") == 100
-    leverage = rig.engine.account_figures(key).effective_leverage
-    assert 7.9 < leverage <= 8.0  # just enough: one lot step less would not do
-    assert_confirmed(rig, "leverage", {"reduce"})
-
-
-# ---------------------------------------------------------------------------------- 6. blind guard
-
-
-async def test_a_blind_guard_alerts_once_sends_nothing_and_says_when_it_sees_again(
-    make_rig: RigFactory,
-) -> None:
-    rig = make_rig(limits(blind_after_failures=3, max_snapshot_age_s=60, new_position_grace_s=0))
-    rig.engine.open_position(rig.acct.api_key, "BTCUSDT", "long", 0.5, leverage=10)  # no stop
-    await rig.start()
-    rig.server.inject_fault("503", count=5, path="/fapi/v3/positionRisk")
-
-    outcomes = await rig.cycles(5, every_s=5)
-    assert [o.ok for o in outcomes] == [False] * 5
-    assert rig.server.mutating_requests() == []  # never act on a missing picture
-    blind = rig.notifier.of("blind|")
-    assert [(a.level, "cannot see the account" in a.text) for a in blind] == [("critical", True)]
-    assert rig.guard.state.blind
-
-    [back] = await rig.cycles(1)
-    assert back.ok and not rig.guard.state.blind
-    recovered = rig.notifier.of("blind|")[1:]
-    assert len(recovered) == 1 and "sees the account again" in recovered[0].text
-    assert recovered[0].level == "info"
-    assert [a.level for a in rig.notifier.alerts].count("critical") == 1
-    # seeing again, it does its job: the unprotected position gets its stop
-    assert [r.path for r in rig.server.mutating_requests()] == [ALGO]
-    with rig.reader() as r:
-        events = [h.row for h in r.history(0, kinds=["event"])]
-    assert len(events) == 5 and all(getattr(e, "kind", "") == "snapshot_failed" for e in events)
-
-
-# ------------------------------------------------------------------------------ common to all rules
-
-
-async def test_an_order_refused_before_sending_is_journaled_and_the_cycle_goes_on(
-    make_rig: RigFactory,
-) -> None:
-    # a venue whose minimum order (0.01 BTC) is above its lot step (0.001): half of 0.013 BTC is
-    # below the minimum, so the gateway refuses that cut without sending it
-    rig = make_rig(limits(**DRAWDOWN))
-    engine = rig.engine
-    engine.markets["BTCUSDT"] = dataclasses.replace(engine.markets["BTCUSDT"], min_qty="0.01")
-    engine.open_position(rig.acct.api_key, "BTCUSDT", "long", 0.013, leverage=10)
-    engine.open_position(rig.acct.api_key, "ETHUSDT", "long", 1.0, leverage=10)
-    await rig.start()
-    await rig.cycles(1)
-    engine.shock("BTCUSDT", -25, beta_follow=1.0)  # an 11 % drawdown: cut every position by half
-    await rig.cycles(3)
-
-    # the ETH cut after the refused BTC cut still went out
-    assert [(p["symbol"], p["quantity"]) for p in rig.posted(ORDER)] == [("ETHUSDT", "0.5")]
-    assert rig.qty("ETHUSDT") == 0.5 and rig.qty("BTCUSDT") == 0.013
-    by_symbol = {a.symbol: a for a in rig.actions()}
-    assert by_symbol[BTC].status.value == "rejected" and "below the minimum" in (by_symbol[BTC].reply or "")
-    assert not by_symbol[BTC].dry_run
-    assert by_symbol[ETH].status.value == "confirmed"

@@ -18,15 +18,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import ccxt.async_support as ccxt
 import pytest
+from gateway_support import FAST, client_for
 
+from guardbot.exchange import OrderGateway
 from guardbot.sim import SimAccount, SimExchange, SimServer
 from guardbot.sim.client import binanceusdm_client
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    server = SimServer(SimExchange(seed=1), fault_delay_s=5.0)
+async def sim(exchange: str) -> AsyncIterator[SimServer]:
+    server = SimServer(SimExchange(seed=1, exchange=exchange), fault_delay_s=5.0)
     await server.start(host="127.0.0.1", port=0)
     try:
         yield server
@@ -46,3 +49,27 @@ async def binance_client(sim: SimServer, sim_account: SimAccount) -> AsyncIterat
         yield client
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def client(sim: SimServer, sim_account: SimAccount) -> AsyncIterator[ccxt.Exchange]:
+    """The guard's own client (make_client) on `sim_account`, markets loaded, ready to trade."""
+    c = client_for(sim, sim_account)
+    await c.load_markets()
+    if c.id == "bybit":
+        await c.is_unified_enabled()  # ccxt asks once per client, before its first private call
+    yield c
+    await c.close()
+
+
+@pytest.fixture
+def gw(client: ccxt.Exchange) -> OrderGateway:
+    return OrderGateway(client, "main", dry_run=False, retry=FAST)
+
+
+@pytest.fixture
+def long_btc(sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange) -> float:
+    """A 0.5 BTC cross long at 10x; returns the mark."""
+    sim.engine.open_position(sim_account.api_key, "BTCUSDT", "long", 0.5, leverage=10)
+    sim.clear_log()
+    return sim.engine.marks["BTCUSDT"]

@@ -119,6 +119,20 @@ def test_conditional_market_order_is_a_stop_on_mark_or_last() -> None:
     assert o.is_stop and o.reduce_only
 
 
+def test_a_bybit_close_on_trigger_stop_without_quantity_closes_the_position() -> None:
+    raw = {"symbol": "BTC/USDT:USDT", "side": "sell", "type": "market", "id": "9", "triggerPrice": 80_000.0}
+    whole = order_from_ccxt({**raw, "amount": 0, "reduceOnly": True, "info": {"closeOnTrigger": True}})
+    assert whole.close_position and whole.amount is None and whole.is_stop
+    part = order_from_ccxt({**raw, "amount": 0.1, "reduceOnly": True, "info": {"closeOnTrigger": True}})
+    assert not part.close_position and part.amount == 0.1
+
+
+@pytest.mark.parametrize(("idx", "leg"), [(0, None), (1, "long"), (2, "short"), ("2", "short")])
+def test_a_bybit_order_names_its_hedge_leg_by_position_idx(idx: object, leg: str | None) -> None:
+    raw = {"symbol": "BTC/USDT:USDT", "side": "buy", "type": "limit", "amount": 1, "id": "7", "price": 1.0}
+    assert order_from_ccxt({**raw, "info": {"positionIdx": idx}}).position_side == leg
+
+
 def test_wallet_balance_from_each_venue_shape() -> None:
     binance = {
         "info": {

@@ -1,4 +1,5 @@
-"""The snapshot reader over real HTTP: ccxt binanceusdm built by our factory, against guardbot.sim."""
+"""The snapshot reader over real HTTP on every venue: the ccxt client built by our factory, against
+guardbot.sim."""
 
 from __future__ import annotations
 
@@ -8,33 +9,17 @@ from pathlib import Path
 
 import ccxt.async_support as ccxt
 import pytest
-from pydantic import SecretStr
+from gateway_support import BTC, ETH, SOL, client_for
+from venue_spec import VENUES, VenueSpec
 
-from guardbot.config import AccountConfig, ConfigError, Credentials, load_settings
+from guardbot.config import ConfigError, load_settings
 from guardbot.domain import MarginMode, PositionMode, Side
-from guardbot.exchange import SnapshotError, TiersCache, fetch_snapshot_for, make_client, read_snapshot
+from guardbot.exchange import SnapshotError, TiersCache, fetch_snapshot_for, read_snapshot
 from guardbot.exchange.gateway import OrderGateway
 from guardbot.risk.account import measure_account
 from guardbot.sim import SimAccount, SimServer
 
-BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
-SNAPSHOT_GETS = Counter(
-    {
-        ("GET", "/fapi/v3/account"): 1,
-        ("GET", "/fapi/v3/positionRisk"): 1,
-        ("GET", "/fapi/v1/premiumIndex"): 1,
-        ("GET", "/fapi/v1/openOrders"): 1,
-        ("GET", "/fapi/v1/openAlgoOrders"): 1,
-    }
-)
-
-
-def client_for(sim: SimServer, acct: SimAccount, secret: str | None = None) -> ccxt.Exchange:
-    account = AccountConfig(name="main", exchange="binanceusdm", base_url=sim.base_url)
-    creds = Credentials(api_key=SecretStr(acct.api_key), secret=SecretStr(secret or acct.secret))
-    client = make_client(account, creds, rate_limit=False, timeout_ms=1000)
-    client.timeout_on_exit = 0  # ccxt waits 250 ms on close for TLS shutdown; loopback is plain HTTP
-    return client
+pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)
 
 
 @pytest.fixture
@@ -52,25 +37,26 @@ async def test_fresh_account_snapshot_has_wallet_markets_tiers_and_marks(
     sim: SimServer, client: ccxt.Exchange
 ) -> None:
     snap = await read_snapshot(client, "main", tiers_cache=TiersCache())
-    assert snap.exchange == "binanceusdm" and snap.account == "main"
+    assert snap.exchange == sim.engine.exchange and snap.account == "main"
     assert snap.wallet_balance == pytest.approx(10_000.0)
     assert snap.positions == () and snap.open_orders == ()
     assert snap.position_mode is PositionMode.ONE_WAY
     btc = snap.markets[BTC]
     assert (btc.amount_step, btc.min_amount, btc.price_tick, btc.contract_size) == (0.001, 0.001, 0.1, 1.0)
     assert btc.min_notional > 0
-    assert sim.engine.market("BTCUSDT").tiers == snap.tiers[BTC]  # floors, caps, rates, cum, max lev
+    assert sim.engine.market("BTCUSDT").tiers == snap.tiers[BTC]  # floors, caps, rates, amounts, max lev
     assert snap.mark_prices[SOL] == pytest.approx(sim.engine.marks["SOLUSDT"])
-    assert snap.fees.taker == pytest.approx(0.0005) and snap.fees.maker == pytest.approx(0.0002)
+    assert snap.fees == sim.engine.fees  # the venue's (Bybit: the account's own, from its fee rates)
     assert snap.timestamp_ms is not None
 
 
-async def test_cross_and_isolated_positions_match_the_exchange_books(
-    sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange
+async def test_positions_match_the_exchange_books(
+    sim: SimServer, venue: VenueSpec, sim_account: SimAccount, client: ccxt.Exchange
 ) -> None:
     eng, key = sim.engine, sim_account.api_key
+    eth_mode = "isolated" if venue.isolated_per_symbol else "cross"
     eng.open_position(key, "BTCUSDT", "long", 0.5, leverage=10)
-    eng.open_position(key, "ETHUSDT", "short", 3.0, leverage=5, margin_mode="isolated")
+    eng.open_position(key, "ETHUSDT", "short", 3.0, leverage=5, margin_mode=eth_mode)
     eng.set_mark("BTCUSDT", eng.marks["BTCUSDT"] * 0.98)
 
     snap = await read_snapshot(client, "main", tiers_cache=TiersCache())
@@ -85,11 +71,11 @@ async def test_cross_and_isolated_positions_match_the_exchange_books(
         assert p.contracts == pytest.approx(t.contracts)
         assert p.entry_price == pytest.approx(t.entry_price)
         assert p.mark_price == pytest.approx(t.mark_price)
-        assert p.leverage == t.leverage  # from notional / initial margin: positionRisk v3 has none
+        assert p.leverage == t.leverage  # Binance: notional / initial margin (positionRisk v3 has none)
         assert p.isolated_margin == pytest.approx(t.isolated_margin)
         assert p.exchange_liquidation_price is not None and p.exchange_maintenance_margin is not None
     assert ours[BTC].side is Side.LONG and ours[ETH].side is Side.SHORT
-    assert ours[ETH].isolated_margin > 0 and ours[BTC].isolated_margin == 0
+    assert (ours[ETH].isolated_margin > 0) is venue.isolated_per_symbol and ours[BTC].isolated_margin == 0
 
     # Exchange truth vs our estimate: our liquidation prices agree with the venue's.
     figures = measure_account(snap)
@@ -124,70 +110,66 @@ async def test_flat_hedge_account_mode_comes_from_the_cached_setting(sim: SimSer
     assert snap.position_mode is PositionMode.HEDGE
 
 
-async def test_one_snapshot_is_five_concurrent_reads_and_tiers_come_from_the_cache(
-    sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange
+async def test_one_snapshot_is_a_few_concurrent_reads_and_tiers_come_from_the_cache(
+    sim: SimServer, venue: VenueSpec, sim_account: SimAccount, client: ccxt.Exchange
 ) -> None:
     sim.engine.open_position(sim_account.api_key, "BTCUSDT", "long", 0.1, leverage=5)
     now = [0.0]
     cache = TiersCache(refresh_s=86_400.0, clock=lambda: now[0])
 
     await read_snapshot(client, "main", tiers_cache=cache)
-    first = requests(sim)
-    # First read: markets once, all tiers in one request, the position mode; then the five.
-    assert first == SNAPSHOT_GETS + Counter(
-        {
-            ("GET", "/fapi/v1/exchangeInfo"): 1,
-            ("GET", "/fapi/v1/leverageBracket"): 1,
-            ("GET", "/fapi/v1/positionSide/dual"): 1,
-        }
-    )
+    # First read: markets, all tiers, the position mode (and fees where they are the account's),
+    # the client's own one-off questions; then the snapshot's reads.
+    assert requests(sim) == venue.snapshot + venue.refresh + venue.client_setup
 
     sim.clear_log()
     await read_snapshot(client, "main", tiers_cache=cache)
-    assert requests(sim) == SNAPSHOT_GETS  # ccxt does not re-request the brackets we seeded
+    assert requests(sim) == venue.snapshot  # nothing of the reference data is asked again
     assert sim.mutating_requests() == []
 
     now[0] += 86_399.0
     sim.clear_log()
     await read_snapshot(client, "main", tiers_cache=cache)
-    assert requests(sim) == SNAPSHOT_GETS
+    assert requests(sim) == venue.snapshot
 
     now[0] += 1.0  # a day after the first read, markets and tiers are refreshed, once
     sim.clear_log()
     await read_snapshot(client, "main", tiers_cache=cache)
-    assert requests(sim) == first
+    assert requests(sim) == venue.snapshot + venue.refresh
 
 
 async def test_a_failed_sub_request_is_an_error_never_a_partial_snapshot(
-    sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange
+    sim: SimServer, venue: VenueSpec, sim_account: SimAccount, client: ccxt.Exchange
 ) -> None:
     sim.engine.open_position(sim_account.api_key, "BTCUSDT", "long", 0.1, leverage=5)
     cache = TiersCache()
     await read_snapshot(client, "main", tiers_cache=cache)
-    sim.inject_fault("503", path="/fapi/v3/positionRisk")
+    sim.inject_fault("503", path=venue.positions_path)
     with pytest.raises(SnapshotError) as info:
         await read_snapshot(client, "main", tiers_cache=cache)
     message = str(info.value)
     assert "\n" not in message
-    assert message.startswith("snapshot of main: fetch_positions (GET /fapi/v3/positionRisk) failed:")
-    assert "ExchangeNotAvailable" in message
     assert info.value.call.startswith("fetch_positions")
+    assert message.startswith(f"snapshot of main: {info.value.call} failed:")
+    assert "ExchangeNotAvailable" in message
     # The next cycle reads normally again.
     snap = await read_snapshot(client, "main", tiers_cache=cache)
     assert [p.symbol for p in snap.positions] == [BTC]
 
 
-async def test_a_timed_out_sub_request_names_the_call(sim: SimServer, client: ccxt.Exchange) -> None:
+async def test_a_timed_out_sub_request_names_the_call(
+    sim: SimServer, venue: VenueSpec, client: ccxt.Exchange
+) -> None:
     cache = TiersCache()
     await read_snapshot(client, "main", tiers_cache=cache)
     client.timeout = 300  # ms: the emulator stalls for seconds
-    sim.inject_fault("timeout", path="/fapi/v1/openAlgoOrders")
-    with pytest.raises(SnapshotError, match=r"openAlgoOrders\) failed: RequestTimeout"):
+    sim.inject_fault("timeout", path=venue.open_orders_path)
+    with pytest.raises(SnapshotError, match=r"fetch_open_orders.* failed: RequestTimeout"):
         await read_snapshot(client, "main", tiers_cache=cache)
 
 
 async def test_bad_signature_is_a_snapshot_error_naming_authentication(
-    sim: SimServer, sim_account: SimAccount
+    sim: SimServer, venue: VenueSpec, sim_account: SimAccount
 ) -> None:
     client = client_for(sim, sim_account, secret="not-the-secret")
     try:
@@ -195,11 +177,11 @@ async def test_bad_signature_is_a_snapshot_error_naming_authentication(
             await read_snapshot(client, "main", tiers_cache=TiersCache())
     finally:
         await client.close()
-    assert "Signature for this request is not valid" in str(info.value)
+    assert venue.bad_signature in str(info.value)
 
 
-async def test_open_orders_plain_and_algo_are_normalised(
-    sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange
+async def test_open_orders_plain_and_conditional_are_normalised(
+    sim: SimServer, venue: VenueSpec, sim_account: SimAccount, client: ccxt.Exchange
 ) -> None:
     eng, key = sim.engine, sim_account.api_key
     eng.open_position(key, "BTCUSDT", "long", 0.3, leverage=10)
@@ -216,7 +198,7 @@ async def test_open_orders_plain_and_algo_are_normalised(
         rule="trade",
         episode=1,
     )
-    assert stop.ok and close_all.ok and entry.ok
+    assert stop.ok and entry.ok and close_all.ok is venue.close_position_stops
 
     snap = await read_snapshot(client, "main", tiers_cache=TiersCache())
     by_id = {o.client_order_id: o for o in snap.open_orders}
@@ -224,8 +206,9 @@ async def test_open_orders_plain_and_algo_are_normalised(
     assert (s.symbol, s.side, s.type, s.working_type) == (BTC, "sell", "stop_market", "mark")
     assert s.trigger_price == stop.trigger_price and s.amount == pytest.approx(0.3)
     assert s.reduce_only and not s.close_position and s.is_stop
-    c = by_id[close_all.client_order_id]
-    assert c.close_position and c.amount is None and c.is_stop
+    if venue.close_position_stops:
+        c = by_id[close_all.client_order_id]
+        assert c.close_position and c.amount is None and c.is_stop
     limit = by_id[entry.client_order_id]
     assert (limit.type, limit.side, limit.price, limit.reduce_only) == ("limit", "buy", entry.price, False)
     assert limit.trigger_price is None and not limit.is_stop
@@ -234,6 +217,20 @@ async def test_open_orders_plain_and_algo_are_normalised(
     assert len(sol_stops) == 1 and sol_stops[0].reduce_only
     # Marks of symbols without a position are known as well.
     assert snap.mark(SOL) == pytest.approx(eng.marks["SOLUSDT"])
+
+
+async def test_every_open_order_is_read_beyond_a_venues_first_page(
+    sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange
+) -> None:
+    gw = OrderGateway(client, "main", dry_run=False)
+    mark = sim.engine.marks["SOLUSDT"]
+    for i in range(55):  # Bybit: 20 a page by default, 50 at most
+        entry, _ = await gw.place_entry(
+            SOL, "long", 1.0, price=round(mark * 0.5 + i / 100, 2), stop_price=mark * 0.4, rule="t", episode=i
+        )
+        assert entry.ok
+    snap = await read_snapshot(client, "main", tiers_cache=TiersCache())
+    assert len(snap.open_orders) == 110  # 55 limits and their 55 stops
 
 
 async def test_symbols_filter_narrows_reference_data_but_keeps_every_position(
@@ -255,7 +252,7 @@ async def test_fetch_snapshot_for_a_configured_account(
         f"""
 [[accounts]]
 name = "main"
-exchange = "binanceusdm"
+exchange = "{sim.engine.exchange}"
 base_url = "{sim.base_url}"
 api_key_env = "SIM_KEY"
 api_secret_env = "SIM_SECRET"
@@ -270,7 +267,7 @@ api_secret_env = "SIM_SECRET"
 async def test_fetch_snapshot_for_names_a_missing_secret(sim: SimServer, tmp_path: Path) -> None:
     config = tmp_path / "guardbot.toml"
     config.write_text(
-        f'[[accounts]]\nname = "main"\nexchange = "binanceusdm"\nbase_url = "{sim.base_url}"\n'
+        f'[[accounts]]\nname = "main"\nexchange = "{sim.engine.exchange}"\nbase_url = "{sim.base_url}"\n'
         'api_key_env = "SIM_KEY"\napi_secret_env = "SIM_SECRET"\n'
     )
     settings = load_settings(config, {"SIM_KEY": "k"})

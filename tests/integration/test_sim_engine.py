@@ -10,6 +10,7 @@ import pytest
 
 from guardbot.domain import MarginMode, Side
 from guardbot.sim import (
+    Rejection,
     Scenario,
     ScenarioError,
     Shock,
@@ -90,11 +91,11 @@ def test_opening_checks_margin_and_leverage_caps() -> None:
     acct = ex.create_account(wallet=1_000.0)
     with pytest.raises(SimError) as err:
         ex.open_position(acct.api_key, "BTCUSDT", "long", 0.3, leverage=20)  # 28.5k / 20 > 1k
-    assert err.value.code == -2019 and acct.positions == {}
+    assert err.value.kind is Rejection.INSUFFICIENT_MARGIN and acct.positions == {}
     rich = ex.create_account(wallet=10_000_000.0)
     with pytest.raises(SimError) as err:
         ex.open_position(rich.api_key, "BTCUSDT", "long", 1.0, leverage=125)  # 95k > 50k cap at 125x
-    assert err.value.code == -2027
+    assert err.value.kind is Rejection.ABOVE_LEVERAGE_CAP
 
 
 def test_slippage_and_fees_move_fills_against_the_taker() -> None:

@@ -1,4 +1,5 @@
-"""`guardbot sim` standalone mode: prints how to connect, and the printed ccxt snippet works."""
+"""`guardbot sim` standalone mode: prints how to connect, and the printed ccxt snippet works, for
+each venue the emulator speaks."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ import contextlib
 import re
 from typing import Any
 
+import pytest
+from venue_spec import VENUES
+
 from guardbot.sim.runner import serve
 
 
-async def test_serve_prints_connection_details_and_a_working_ccxt_snippet() -> None:
+@pytest.mark.parametrize("exchange", VENUES)
+async def test_serve_prints_connection_details_and_a_working_ccxt_snippet(exchange: str) -> None:
     lines: list[str] = []
-    task = asyncio.create_task(serve("calm", 0, 60.0, lines.append))
+    task = asyncio.create_task(serve("calm", 0, 60.0, lines.append, exchange=exchange))
     try:
         for _ in range(200):
-            if any("exceptions" in line for line in lines):
+            if any("urls" in line and "127.0.0.1" in line for line in lines):
                 break
             await asyncio.sleep(0.01)
         text = "\n".join(lines)
@@ -28,15 +33,23 @@ async def test_serve_prints_connection_details_and_a_working_ccxt_snippet() -> N
         exec(snippet, namespace)  # the snippet the user copies
         client = namespace["ex"]
         client.timeout_on_exit = 0
+        assert client.id == exchange
         try:
             balance = await client.fetch_balance()
             assert balance["USDT"]["total"] == 10_000
-            first = (await client.fetch_mark_price("BTC/USDT:USDT"))["markPrice"]
+            first = (await client.fetch_ticker("BTC/USDT:USDT"))["last"]
             await asyncio.sleep(0.25)  # the clock runs at 60x: 15 sim seconds
-            assert (await client.fetch_mark_price("BTC/USDT:USDT"))["markPrice"] != first
+            assert (await client.fetch_ticker("BTC/USDT:USDT"))["last"] != first
         finally:
             await client.close()
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_serve_refuses_a_venue_it_does_not_speak() -> None:
+    with pytest.raises(
+        ValueError, match="the emulator does not speak 'okx'; expected one of binanceusdm, bybit"
+    ):
+        await serve(None, 0, 1.0, print, exchange="okx")

@@ -1,0 +1,18 @@
+"""Fixtures every suite shares: which venue the emulator speaks, and what may be asserted about it."""
+
+from __future__ import annotations
+
+import pytest
+from venue_spec import SPECS, VenueSpec
+
+
+@pytest.fixture
+def exchange(request: pytest.FixtureRequest) -> str:
+    """The venue the emulator speaks: Binance unless a module parametrizes it
+    (`pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)`)."""
+    return str(getattr(request, "param", "binanceusdm"))
+
+
+@pytest.fixture
+def venue(exchange: str) -> VenueSpec:
+    return SPECS[exchange]
