@@ -17,9 +17,14 @@ import ccxt.async_support as ccxt
 from guardbot.domain import CashFlow
 from guardbot.exchange.convert import num
 
-# ccxt's unified ledger types that are money moved, not trading
-CASH_FLOW_KINDS = frozenset({"transfer", "deposit", "withdrawal", "cashback", "rebate", "referral"})
-_LIMITS = {"binanceusdm": 1000, "aster": 1000}  # the venue's page size (others: ccxt's default)
+# ccxt's unified ledger types that are money moved, not trading ("transaction" is how ccxt's Bybit
+# names deposits, withdrawals and transfers in and out; "prize" its bonuses)
+CASH_FLOW_KINDS = frozenset(
+    {"transfer", "deposit", "withdrawal", "cashback", "rebate", "referral", "transaction", "prize", "Prize"}
+)
+# raw venue types ccxt folds into one of those kinds but that are a cost of trading
+_TRADING_RAW_TYPES = frozenset({"INTEREST"})  # Bybit: interest on a borrowed balance
+_LIMITS = {"binanceusdm": 1000, "aster": 1000, "bybit": 50}  # the venue's page size (else ccxt's)
 
 
 async def read_cash_flows(client: ccxt.Exchange, settle: str, since_ms: int) -> list[CashFlow] | None:
@@ -38,6 +43,9 @@ def cash_flow_of(row: Mapping[str, Any], settle: str) -> CashFlow | None:
     currency = row.get("currency")
     amount = num(row.get("amount"))
     if kind not in CASH_FLOW_KINDS or amount is None or (currency and currency != settle):
+        return None
+    info = row.get("info") or {}
+    if isinstance(info, Mapping) and str(info.get("type") or "") in _TRADING_RAW_TYPES:
         return None
     signed = -abs(amount) if row.get("direction") == "out" else abs(amount)
     ts = int(num(row.get("timestamp")) or 0)
