@@ -20,11 +20,12 @@ import ccxt.async_support as ccxt
 from guardbot.domain import AccountSnapshot, CashFlow, Side
 from guardbot.exchange.errors import SnapshotError
 from guardbot.exchange.gateway import ActionResult, OrderGateway
-from guardbot.execution import DecisionExecutor, describe_action
+from guardbot.execution import DecisionExecutor
 from guardbot.guard import Decision, GuardLimits, GuardState, evaluate, evaluate_blind
 from guardbot.guard.cashflow import FlowInput, ledger_since, wallet_moved
-from guardbot.guard.decisions import RULE_BLIND
+from guardbot.guard.decisions import RULE_BLIND, Level
 from guardbot.guard.state import initial_state
+from guardbot.messages import Message, compose
 from guardbot.notify.base import Alert, Notifier
 from guardbot.reconcile import Reconciler
 from guardbot.risk.account import AccountFigures, measure_account
@@ -231,6 +232,8 @@ class AccountGuard:
     async def _apply(
         self, decisions: list[Decision], snapshot: AccountSnapshot | None, ts: int, outcome: CycleOutcome
     ) -> None:
+        """Journal every decision and send its orders; then tell a person, one message per event."""
+        results: list[list[ActionResult]] = []
         for d in decisions:
             self.executor.decision_id = await self.journal.record_decision(
                 self.name, ts, rule=d.rule, kind=d.kind, reason=d.reason, symbol=d.symbol, details=d.to_dict()
@@ -243,25 +246,23 @@ class AccountGuard:
                     to_state=str(d.details.get("to", self.state.trading_state.value)),
                     reason=d.reason,
                 )
-            results: list[ActionResult] = []
+            done: list[ActionResult] = []
             if d.is_order and snapshot is not None:
-                results = await self.executor.execute(d, snapshot)
-                outcome.actions.extend(results)
+                done = await self.executor.execute(d, snapshot)
+                outcome.actions.extend(done)
             self.executor.decision_id = None
-            if d.kind in ("alert", "halt", "resume", "set_state") or results or d.level != "info":
-                await self._tell(d, results, ts)
+            results.append(done)
+        for message in compose(decisions, results):
+            await self._tell(message, ts)
 
-    async def _tell(self, d: Decision, results: list[ActionResult], ts: int) -> None:
-        text = d.reason
-        for r in results:
-            text += "\n  → " + describe_action(r)
-        key = f"{d.rule}|{d.symbol or ''}|{d.kind}"
-        last = self._recent.get(key)
-        if last is not None and last[0] == text and ts - last[1] < REPEAT_WINDOW_MS:
+    async def _tell(self, m: Message, ts: int) -> None:
+        last = self._recent.get(m.key)
+        if last is not None and last[0] == m.text and ts - last[1] < REPEAT_WINDOW_MS:
             return
-        self._recent[key] = (text, ts)
-        alert_id = await self.journal.record_alert(self.name, ts, level=d.level, key=key, text=text)
-        alert = Alert(d.level, self.name, key, text, dry_run=self.dry_run, alert_id=alert_id)
+        self._recent[m.key] = (m.text, ts)
+        level: Level = "critical" if m.level == "critical" else "warning" if m.level == "warning" else "info"
+        alert_id = await self.journal.record_alert(self.name, ts, level=level, key=m.key, text=m.text)
+        alert = Alert(level, self.name, m.key, m.text, dry_run=self.dry_run, alert_id=alert_id)
         delivered = await self.notifier.send(alert)
         await self.journal.update_alert_delivery(alert_id, delivered)
 

@@ -117,8 +117,9 @@ def evaluate(
     if target is not state.trading_state:
         levels: dict[str, Level] = {"HALTED": "critical", "REDUCING": "warning", "ACTIVE": "info"}
         level = levels[target.value]
+        cancels = any(a.rule == "halted" and a.kind == "cancel_order" for a in w.actions)
         suffix = {
-            "HALTED": "new entries refused, guardbot entry orders cancelled",
+            "HALTED": "new entries refused" + (", entry orders cancelled" if cancels else ""),
             "REDUCING": "only reduce-only orders, new entries refused",
             "ACTIVE": "new entries allowed",
         }[target.value]
