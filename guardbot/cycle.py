@@ -152,6 +152,15 @@ class AccountGuard:
     async def start(self) -> list[str]:
         """Load the persisted guard state and reconcile actions a previous run left open."""
         self.started_ms = self.clock()
+        if self.limits.ignore_symbols:
+            names = ", ".join(sorted(self.limits.ignore_symbols))
+            await self.journal.record_event(
+                self.name,
+                self.started_ms,
+                kind="ignored_symbols",
+                text=f"left alone ([accounts] ignore_symbols): {names}; measured in the pool, never acted on",
+                details={"symbols": sorted(self.limits.ignore_symbols)},
+            )
         row = await self.journal.load_guard_state(self.name)
         if row is not None and row.extra:
             self.state = GuardState.from_dict(row.extra)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -215,7 +216,7 @@ class Daemon:
                 session.gateway(),
                 journal,
                 self.notifier,
-                limits,
+                dataclasses.replace(limits, ignore_symbols=frozenset(account.ignore_symbols)),
                 read_cash_flows=session.cash_flows,
             )
             await guard.start()

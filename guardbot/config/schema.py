@@ -64,6 +64,7 @@ class AccountConfig(_Section):
     wallet_address: str | None = None
     settle_currency: NonEmptyStr = "USDT"
     symbols: list[NonEmptyStr] = []
+    ignore_symbols: list[NonEmptyStr] = []
 
     @field_validator("name")
     @classmethod

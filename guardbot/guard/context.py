@@ -137,6 +137,8 @@ class Work:
         client_order_id: str | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> Decision | None:
+        if self.limits.ignores(symbol) and kind != "alert":
+            return None  # left alone by the account's ignore_symbols
         if not self.limits.may(rule, kind):
             self.withhold(rule, reason)
             return None
@@ -173,7 +175,7 @@ class Work:
     ) -> Decision | None:
         """A reduce (or close) of a position in the *working* book; never more than it holds."""
         current = next((q for q in self.working.positions if q.key == p.key), None)
-        if current is None or contracts <= 0:
+        if current is None or contracts <= 0 or self.limits.ignores(p.symbol):
             return None
         if not self.limits.may(rule, "reduce"):
             # the rule's policy only lets it alert (or place stops): the book is left as it is

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Literal, Protocol
 
+from guardbot.domain import base_asset
+
 PriorityKey = Literal["unprotected", "correlated", "maintenance"]
 PRIORITY_KEYS: tuple[PriorityKey, ...] = ("unprotected", "correlated", "maintenance")
 ManualPolicy = Literal["alert", "close"]
@@ -153,6 +155,13 @@ class GuardLimits:
     sectors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     sector_caps: Mapping[str, float] = field(default_factory=dict)
     actions: Mapping[str, Policy] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
+    # per account: symbols (or base assets) guardbot measures in the pool but never acts on
+    ignore_symbols: frozenset[str] = frozenset()
+
+    def ignores(self, symbol: str | None) -> bool:
+        if symbol is None or not self.ignore_symbols:
+            return False
+        return symbol in self.ignore_symbols or base_asset(symbol) in self.ignore_symbols
 
     def policy(self, rule: str) -> Policy:
         """How hard `rule` may act: unlisted rules (halted, ...) act as they are written."""

@@ -10,7 +10,7 @@ leg they hedge (see symbol_cuts.py).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from guardbot.domain import AccountSnapshot, MarginMode, Position, Side
@@ -118,6 +118,7 @@ def plan_reduction(
     taker_fee: float | None = None,
     dust_notional: float = 0.0,
     model: MarginModel | None = None,
+    skip: Callable[[str], bool] | None = None,
 ) -> ReductionPlan:
     """The cuts that bring the cross margin ratio down to `target_ratio` with the least damage.
 
@@ -145,7 +146,7 @@ def plan_reduction(
     net_legs = []
     for symbol in dict.fromkeys(p.symbol for p in cross):
         net = legs_of(_cross_only(snapshot), symbol).net
-        if net is not None and net.notional >= dust_notional:
+        if net is not None and net.notional >= dust_notional and not (skip and skip(symbol)):
             net_legs.append(net)
 
     def sort_key(p: Position) -> tuple[float, ...]:

@@ -229,3 +229,28 @@ async def test_a_stop_the_trader_cancels_is_placed_again_by_the_running_daemon(
     for cid, row in rows.items():  # every row is the exchange's order
         assert row.status.value == "confirmed" and row.exchange_order_id == str(algos[cid].algo_id)
         assert row.quantity == algos[cid].quantity
+
+
+async def test_an_ignored_symbol_is_journaled_at_start_and_left_alone(sim: SimServer, tmp_path: Path) -> None:
+    alpha = sim.engine.create_account(10_000)
+    sim.engine.open_position(alpha.api_key, "BTCUSDT", "long", 0.1, leverage=10)
+    sim.engine.open_position(alpha.api_key, "ETHUSDT", "long", 1, leverage=10)
+    config = _write_config(tmp_path, {"alpha": (sim.base_url, True)})
+    config.write_text(
+        config.read_text().replace(
+            'api_key_env = "ALPHA_API_KEY"', 'api_key_env = "ALPHA_API_KEY"\nignore_symbols = ["BTC"]'
+        )
+    )
+    daemon = Daemon(load_settings(config, environ=_credentials(alpha=alpha)), RecordingNotifier())
+    run = asyncio.create_task(daemon.run())
+    db = tmp_path / "journal.sqlite"
+    await _until(lambda: [o.symbol for o in alpha.open_algo_orders()] == ["ETHUSDT"], "ETH's stop")
+    await _until(lambda: _snapshots(db, "alpha") >= 5, "a few cycles")
+    daemon.stop_event.set()
+    assert await _bounded(run, "the daemon's shutdown") == 0
+    assert [o.symbol for o in alpha.open_algo_orders()] == ["ETHUSDT"]  # BTC left alone
+    with JournalReader(db) as r:
+        events = [h.row for h in r.history(0, account="alpha", kinds=["event"])]
+    assert any(
+        getattr(e, "kind", "") == "ignored_symbols" and "BTC" in getattr(e, "text", "") for e in events
+    )

@@ -117,10 +117,10 @@ def _lock(w: Work, level: str, reason: str) -> None:
         w.next_state = replace(after, targets={})
         return
     if level == "flatten":
-        targets = {position_key(p): 0.0 for p in w.snapshot.positions}
+        targets = {position_key(p): 0.0 for p in w.snapshot.positions if not w.limits.ignores(p.symbol)}
     elif level == "reduce":
         for p in w.snapshot.positions:
-            if w.is_dust(p):
+            if w.is_dust(p) or w.limits.ignores(p.symbol):
                 continue
             step = lot_step(w.snapshot, p)
             cut = round_down(p.contracts * w.limits.drawdown_reduce_fraction, step)

@@ -123,7 +123,7 @@ def _enforce(
     creates or grows a net exposure (see symbol_cuts.py)."""
     tried: set[str] = set()
     while metric(w.working) > limit:
-        symbols = [s for s in contributors(w.working) if s not in tried]
+        symbols = [s for s in contributors(w.working) if s not in tried and not w.limits.ignores(s)]
         if not symbols:
             return
         symbol = symbols[0]
@@ -148,7 +148,7 @@ def _largest(w: Work, keep: Callable[[str], bool]) -> Contributors:
     def pick(s: AccountSnapshot) -> list[str]:
         gross: dict[str, float] = {}
         for p in s.positions:
-            if keep(p.symbol):
+            if keep(p.symbol) and not w.limits.ignores(p.symbol):
                 gross[p.symbol] = gross.get(p.symbol, 0.0) + p.notional
         return sorted(
             (sym for sym, g in gross.items() if g >= w.limits.dust_notional), key=lambda x: (-gross[x], x)

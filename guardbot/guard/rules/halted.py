@@ -45,7 +45,7 @@ def check(w: Work) -> None:
     policy = w.limits.halted_manual_position_policy
     for p in snap.positions:
         first = w.seen(f"pos|{p.symbol}|{p.side.value}")
-        if first <= locked_at or w.is_dust(p) or p.key in w.closing:
+        if first <= locked_at or w.is_dust(p) or p.key in w.closing or w.limits.ignores(p.symbol):
             continue
         key = f"halted|{p.symbol}|{p.side.value}"
         name = f"{short(p.symbol)} {p.side.value} {qty(p.contracts)} (notional {num(p.notional)})"

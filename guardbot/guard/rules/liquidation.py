@@ -109,7 +109,10 @@ def _reduce(w: Work, symbol: str, d: float, base: str, key: str, level: str) -> 
         (after_sym is None or before_sym is None or after_sym > before_sym + _PROGRESS_EPS)
         and _farther(nearest_distance(after_book, w.model), nearest_distance(w.working, w.model))
     )
-    if not cuts:
+    if w.limits.ignores(symbol):
+        plan = "ignored ([accounts] ignore_symbols): alert only"
+        cuts = []
+    elif not cuts:
         plan = "earlier cuts already move it back"
     elif not progress:
         plan = "no cut of it moves its liquidation away (closing a hedge would bring it closer): alert only"

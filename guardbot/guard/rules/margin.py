@@ -70,6 +70,7 @@ def check(w: Work) -> None:
         taker_fee=lim.taker_fee,
         dust_notional=lim.dust_notional,
         model=w.model,
+        skip=lim.ignores,
     )
     reason = f"margin ratio {_ratio_text(r)} ≥ reduce {pct(lim.margin_ratio_reduce, 0)}: {plan.summary()}"
     since = w.raise_condition(Condition(KEY, RULE_MARGIN, level, "critical", reason))

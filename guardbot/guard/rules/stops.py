@@ -69,8 +69,8 @@ def check(w: Work) -> None:
     snap = w.snapshot
     for p in snap.positions:
         first = w.seen(f"pos|{p.symbol}|{p.side.value}")
-        if p.key in w.closing:
-            continue  # closed this cycle: a stop would only become an orphan
+        if p.key in w.closing or w.limits.ignores(p.symbol):
+            continue  # closed this cycle (a stop would only become an orphan), or left alone
         market = snap.markets.get(p.symbol)
         step = lot_step(snap, p)
         tick = market.price_tick if market is not None else 0.0
@@ -240,7 +240,12 @@ def _orphans(w: Work) -> None:
         if not o.is_stop:
             continue
         side = closes_side(o, snap.position_mode)
-        if side is None or (o.symbol, side) in held or (o.symbol, side) in awaited:
+        if (
+            side is None
+            or (o.symbol, side) in held
+            or (o.symbol, side) in awaited
+            or w.limits.ignores(o.symbol)
+        ):
             continue
         ident = o.id or o.client_order_id or f"{o.symbol}:{o.trigger_price}"
         first = w.seen(f"order|{ident}")
