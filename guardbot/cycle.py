@@ -17,13 +17,14 @@ from typing import Any
 
 import ccxt.async_support as ccxt
 
-from guardbot.domain import AccountSnapshot, CashFlow, Side
+from guardbot.domain import AccountSnapshot, CashFlow, ForcedClose, Side
 from guardbot.exchange.errors import SnapshotError
 from guardbot.exchange.gateway import ActionResult, OrderGateway
 from guardbot.execution import DecisionExecutor
 from guardbot.guard import Decision, GuardLimits, GuardState, evaluate, evaluate_blind
 from guardbot.guard.cashflow import FlowInput, ledger_since, wallet_moved
 from guardbot.guard.decisions import RULE_BLIND, Level
+from guardbot.guard.forced import legs_lost
 from guardbot.guard.state import initial_state
 from guardbot.messages import Message, compose
 from guardbot.notify.base import Alert, Notifier
@@ -123,10 +124,12 @@ class AccountGuard:
         *,
         clock: Callable[[], int] = now_ms,
         read_cash_flows: Callable[[int], Awaitable[list[CashFlow] | None]] | None = None,
+        read_forced_closes: Callable[[list[str], int], Awaitable[list[ForcedClose] | None]] | None = None,
     ) -> None:
         self.name = name
         self._read = read_snapshot
         self._read_flows = read_cash_flows
+        self._read_forced = read_forced_closes
         self.gateway = gateway
         self.journal = journal
         self.notifier = notifier
@@ -200,6 +203,7 @@ class AccountGuard:
 
         await self.reconciler.left_the_book(snapshot)
         flows = await self._cash_flows(snapshot, ts) if wallet_moved(self.state, snapshot) else None
+        forced = await self._forced_closes(snapshot)
         decisions, self.state = evaluate(
             snapshot,
             figures,
@@ -210,6 +214,7 @@ class AccountGuard:
             correlations=self.correlations,
             account=self.name,
             flows=flows,
+            forced=forced,
         )
         await self.journal.record_snapshot(
             self.name,
@@ -225,6 +230,19 @@ class AccountGuard:
         await self.save_state(ts)
         await self._apply(decisions, snapshot, ts, outcome)
         return outcome
+
+    async def _forced_closes(self, snapshot: AccountSnapshot) -> list[ForcedClose]:
+        """A position shrank or vanished since the last reading: did the exchange close it by force?"""
+        lost = legs_lost(self.state.last_legs, snapshot)
+        if not lost or self._read_forced is None or self.state.last_ok_ms is None:
+            return []
+        symbols = sorted({key.rpartition("|")[0] for key in lost})
+        try:
+            found = await self._read_forced(symbols, self.state.last_ok_ms - 60_000)
+        except (ccxt.BaseError, OSError) as exc:
+            log.warning("%s: cannot read the order history for %s (%s)", self.name, symbols, exc)
+            return []
+        return found or []
 
     async def _cash_flows(self, snapshot: AccountSnapshot, ts: int) -> FlowInput:
         """The venue's ledger since the last accounted entry, read only when the wallet moved."""

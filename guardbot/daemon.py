@@ -218,6 +218,7 @@ class Daemon:
                 self.notifier,
                 dataclasses.replace(limits, ignore_symbols=frozenset(account.ignore_symbols)),
                 read_cash_flows=session.cash_flows,
+                read_forced_closes=session.forced_closes,
             )
             await guard.start()
             self.guards.append(guard)

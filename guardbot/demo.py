@@ -166,6 +166,7 @@ async def run_demo(
         limits,
         clock=lambda: engine.now_ms,
         read_cash_flows=session.cash_flows,
+        read_forced_closes=session.forced_closes,
     )
     out(f"{exchange} emulator at {base_url}: scenario '{scenario.name}' ({scenario.description})")
     out(

@@ -183,6 +183,19 @@ class CashFlow:
 
 
 @dataclass(frozen=True, slots=True)
+class ForcedClose:
+    """A position (or part) the exchange closed by force: a liquidation or an auto-deleveraging."""
+
+    symbol: str
+    position_side: Side  # the position that was closed
+    amount: float  # contracts
+    price: float | None
+    ts_ms: int
+    kind: str = "liquidation"  # "liquidation" | "adl"
+    order_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AccountSnapshot:
     """The account at one instant: everything the risk core needs and nothing it must fetch.
 

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 import ccxt.async_support as ccxt
 
 from guardbot.config import AccountConfig, Settings
-from guardbot.domain import AccountSnapshot, CashFlow, PositionMode
+from guardbot.domain import AccountSnapshot, CashFlow, ForcedClose, PositionMode
 from guardbot.exchange.cache import TiersCache
 from guardbot.exchange.cashflows import read_cash_flows
 from guardbot.exchange.client import make_client
+from guardbot.exchange.forced import forced_closes
 from guardbot.exchange.gateway import JournalHook, OrderGateway, RetryPolicy
 from guardbot.exchange.order_reads import OrderReads
 from guardbot.exchange.reader import read_snapshot
@@ -43,6 +44,10 @@ class AccountSession:
     async def cash_flows(self, since_ms: int) -> list[CashFlow] | None:
         """Deposits, withdrawals and transfers since `since_ms` (None: the venue has no ledger)."""
         return await read_cash_flows(self.client, self.account.settle_currency, since_ms)
+
+    async def forced_closes(self, symbols: list[str], since_ms: int) -> list[ForcedClose] | None:
+        """The exchange's liquidations / ADL of these symbols since `since_ms` (None: cannot tell)."""
+        return await forced_closes(self.client, symbols, since_ms)
 
     def gateway(
         self,

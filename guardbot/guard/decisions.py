@@ -37,6 +37,7 @@ RULE_STATE = "trading_state"
 RULE_HALTED = "halted"
 RULE_CASH_FLOW = "cash_flow"
 RULE_MARKET_DATA = "market_data"
+RULE_LIQUIDATED = "liquidated"
 
 
 @dataclass(frozen=True)

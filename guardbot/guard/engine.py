@@ -13,14 +13,15 @@ one when a condition starts, one when it escalates or eases, one when it clears.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from guardbot.domain import AccountSnapshot, TradingState
+from guardbot.domain import AccountSnapshot, ForcedClose, TradingState
 from guardbot.guard.cashflow import FlowInput, account_for_flows
 from guardbot.guard.cashflow import describe as describe_flow
 from guardbot.guard.context import LEVEL_RANK, Condition, Work, episode
 from guardbot.guard.decisions import RULE_BLIND, RULE_CASH_FLOW, RULE_STATE, Decision, Level
+from guardbot.guard.forced import announce as announce_forced
 from guardbot.guard.limits import GuardLimits
 from guardbot.guard.rules import drawdown, exposure, halted, liquidation, margin, market_data, stops
 from guardbot.guard.state import GuardState
@@ -72,6 +73,7 @@ def evaluate(
     correlations: Mapping[tuple[str, str], float] | None = None,
     account: str | None = None,
     flows: FlowInput | None = None,
+    forced: Sequence[ForcedClose] = (),
 ) -> tuple[list[Decision], GuardState]:
     """Decide on one whole, fresh snapshot (`figures = measure_account(snapshot)`).
 
@@ -105,7 +107,7 @@ def evaluate(
     market_data.check(w)
 
     _note_withheld(w)
-    decisions: list[Decision] = []
+    decisions: list[Decision] = announce_forced(name, forced)  # the exchange liquidated anyway: say it first
     # trading state
     nxt = w.next_state
     if nxt.locked:

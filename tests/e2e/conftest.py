@@ -134,6 +134,7 @@ class GuardRig:
             self.limits,
             clock=lambda: engine.now_ms,
             read_cash_flows=self._session.cash_flows,
+            read_forced_closes=self._session.forced_closes,
         )
         return await self._guard.start()
 
