@@ -260,11 +260,21 @@ class AccountGuard:
         self, decisions: list[Decision], snapshot: AccountSnapshot | None, ts: int, outcome: CycleOutcome
     ) -> None:
         """Journal every decision and send its orders; then tell a person, one message per event."""
-        results: list[list[ActionResult]] = []
+        ids = await self.journal.record_decisions(
+            self.name,
+            ts,
+            [
+                {
+                    "rule": d.rule,
+                    "kind": d.kind,
+                    "reason": d.reason,
+                    "symbol": d.symbol,
+                    "details": d.to_dict(),
+                }
+                for d in decisions
+            ],
+        )
         for d in decisions:
-            self.executor.decision_id = await self.journal.record_decision(
-                self.name, ts, rule=d.rule, kind=d.kind, reason=d.reason, symbol=d.symbol, details=d.to_dict()
-            )
             if d.kind == "set_state":
                 await self.journal.record_transition(
                     self.name,
@@ -273,12 +283,13 @@ class AccountGuard:
                     to_state=str(d.details.get("to", self.state.trading_state.value)),
                     reason=d.reason,
                 )
-            done: list[ActionResult] = []
-            if d.is_order and snapshot is not None:
-                done = await self.executor.execute(d, snapshot)
+        results: list[list[ActionResult]] = [[] for _ in decisions]
+        orders = [i for i, d in enumerate(decisions) if d.is_order] if snapshot is not None else []
+        if orders and snapshot is not None:
+            sent = await self.executor.execute_all([(decisions[i], ids[i]) for i in orders], snapshot)
+            for i, done in zip(orders, sent, strict=True):
+                results[i] = done
                 outcome.actions.extend(done)
-            self.executor.decision_id = None
-            results.append(done)
         for message in compose(decisions, results):
             await self._tell(message, ts)
 

@@ -14,9 +14,11 @@ looks it up before sending, so a retry finds the order instead of doubling it.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from guardbot.domain import AccountSnapshot, Order
 from guardbot.exchange.gateway import ActionResult, OrderGateway
@@ -27,6 +29,8 @@ from guardbot.store.rows import ActionRow, ActionStatus, OrderState
 log = logging.getLogger("guardbot.execution")
 
 MAX_REVISIONS = 1000  # far beyond any real episode; a loop guard, not a policy
+ORDER_CONCURRENCY = 8  # symbols whose orders are in flight at once (ccxt's limiter paces requests)
+_DECISION: contextvars.ContextVar[int | None] = contextvars.ContextVar("decision_id", default=None)
 _ACTION_KIND = {
     "stop": "stop",
     "reduce": "reduce",
@@ -47,9 +51,39 @@ class DecisionExecutor:
         self.gateway = gateway
         self.journal = journal
         self.clock = clock
-        self.decision_id: int | None = None  # the decision the actions being sent belong to
         self._open_ids: dict[str, str] = {}  # journal ids of sent actions that have no client id
+        self._pending: set[str] = set()  # journal ids whose pending row this process wrote
         gateway.journal_hook = self.journal_action
+
+    @property
+    def decision_id(self) -> int | None:
+        """The decision the actions being sent belong to (per task: orders go out concurrently)."""
+        return _DECISION.get()
+
+    @decision_id.setter
+    def decision_id(self, value: int | None) -> None:
+        _DECISION.set(value)
+
+    async def execute_all(
+        self, decisions: Sequence[tuple[Decision, int | None]], snapshot: AccountSnapshot
+    ) -> list[list[ActionResult]]:
+        """Send order decisions (with their journal ids): one symbol's in order, symbols at once,
+        ORDER_CONCURRENCY at a time. Results come back in the decisions' order."""
+        results: list[list[ActionResult]] = [[] for _ in decisions]
+        by_symbol: dict[str, list[int]] = {}
+        for i, (d, _) in enumerate(decisions):
+            by_symbol.setdefault(d.symbol or "", []).append(i)
+        gate = asyncio.Semaphore(ORDER_CONCURRENCY)
+
+        async def symbol_orders(indices: list[int]) -> None:
+            async with gate:
+                for i in indices:
+                    d, decision_id = decisions[i]
+                    self.decision_id = decision_id
+                    results[i] = await self.execute(d, snapshot)
+
+        await asyncio.gather(*(symbol_orders(ix) for ix in by_symbol.values()))
+        return results
 
     # ---------------------------------------------------------------- decisions
 
@@ -108,14 +142,10 @@ class DecisionExecutor:
 
     async def revision(self, d: Decision, snapshot: AccountSnapshot) -> tuple[str | None, bool]:
         """(`episode_to_send`, whether an earlier attempt under it may be on the exchange)."""
-        episode = await self._episode(d, snapshot)
-        if episode is None:
-            return None, False
-        assert d.symbol is not None
-        row = await self.journal.action_by_client_id(self.gateway.client_id(d.rule, d.symbol, episode))
-        return episode, row is not None and row.status.is_open and not row.dry_run
+        episode, row = await self._episode(d, snapshot)
+        return episode, episode is not None and row is not None and row.status.is_open and not row.dry_run
 
-    async def _episode(self, d: Decision, snapshot: AccountSnapshot) -> str | None:
+    async def _episode(self, d: Decision, snapshot: AccountSnapshot) -> tuple[str | None, ActionRow | None]:
         """The revision of `d.episode` to send under, or None when its order is already in place.
 
         - no row for the id, or a row still in flight: send (the gateway looks it up first);
@@ -132,20 +162,20 @@ class DecisionExecutor:
             cid = self.gateway.client_id(d.rule, d.symbol, episode)
             row = await self.journal.action_by_client_id(cid)
             if row is None or (row.status.is_open and not row.dry_run):
-                return episode
+                return episode, row
             if row.dry_run:
                 if self.gateway.dry_run:
-                    return episode
+                    return episode, row
                 continue  # a dry-run row cannot describe a live order
             if row.status is ActionStatus.CONFIRMED:
                 if resting:
                     if any(o.client_order_id == cid for o in snapshot.open_orders):
-                        return None
+                        return None, row
                 elif row.order_state in (None, OrderState.OPEN, OrderState.FILLED):
-                    return None
+                    return None, row
                 continue
             if self._same_order(row, d):
-                return episode
+                return episode, row
         raise RuntimeError(f"{self.account}: more than {MAX_REVISIONS} revisions of episode {d.episode}")
 
     def _same_order(self, row: ActionRow, d: Decision) -> bool:
@@ -179,7 +209,7 @@ class DecisionExecutor:
         cid = self._action_id(r, ts)
         opening = r.status in ("pending", "dry_run")
         # An order refused before anything was sent (below the minimum, ...) has no pending row yet.
-        if opening or await self.journal.action_by_client_id(cid) is None:
+        if opening or (cid not in self._pending and await self.journal.action_by_client_id(cid) is None):
             await self.journal.add_pending_action(
                 self.account,
                 ts,
@@ -195,7 +225,10 @@ class DecisionExecutor:
                 decision_id=self.decision_id,
             )
         if opening:
+            if r.status == "pending":
+                self._pending.add(cid)
             return
+        self._pending.discard(cid)
         await self.journal.update_action(
             cid,
             r.status,

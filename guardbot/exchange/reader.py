@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import ccxt.async_support as ccxt
 
 from guardbot.domain import AccountSnapshot, Fees, MarginMode, Order, Position, PositionMode, Tier
+from guardbot.exchange import binance_raw
 from guardbot.exchange.cache import TiersCache
 from guardbot.exchange.convert import (
     ConversionError,
@@ -72,8 +73,12 @@ def _first_snapshot_error(eg: BaseExceptionGroup[BaseException]) -> SnapshotErro
     return None
 
 
-def _order_calls(client: ccxt.Exchange, symbols: Sequence[str]) -> dict[str, Callable[[], Awaitable[Any]]]:
+def _order_calls(
+    client: ccxt.Exchange, symbols: Sequence[str], raw: bool = True
+) -> dict[str, Callable[[], Awaitable[Any]]]:
     """Binance open orders (plain and algo) of these symbols, one cheap read each."""
+    if raw:
+        return binance_raw.order_calls(client, symbols)
     calls: dict[str, Callable[[], Awaitable[Any]]] = {}
     for s in symbols:
         calls[f"fetch_open_orders {s} (GET /fapi/v1/openOrders)"] = functools.partial(
@@ -86,9 +91,11 @@ def _order_calls(client: ccxt.Exchange, symbols: Sequence[str]) -> dict[str, Cal
 
 
 def _calls(
-    client: ccxt.Exchange, settle: str, order_symbols: Sequence[str] | None = None
+    client: ccxt.Exchange, settle: str, order_symbols: Sequence[str] | None = None, raw: bool = True
 ) -> dict[str, Callable[[], Awaitable[Any]]]:
     ex = client.id
+    if ex == "binanceusdm" and raw:
+        return binance_raw.calls(client, order_symbols)
     if ex == "binanceusdm":
         calls: dict[str, Callable[[], Awaitable[Any]]] = {
             "fetch_balance (GET /fapi/v3/account)": lambda: client.fetch_balance(),
@@ -96,7 +103,7 @@ def _calls(
             "fetch_mark_prices (GET /fapi/v1/premiumIndex)": lambda: client.fetch_mark_prices(),
         }
         if order_symbols is not None:
-            return {**calls, **_order_calls(client, order_symbols)}
+            return {**calls, **_order_calls(client, order_symbols, raw=False)}
         return {
             **calls,
             "fetch_open_orders (GET /fapi/v1/openOrders)": lambda: client.fetch_open_orders(),
@@ -191,6 +198,7 @@ async def read_snapshot(
     symbols: Sequence[str] | None = None,
     tiers_cache: TiersCache,
     order_reads: OrderReads | None = None,
+    raw: bool = True,
 ) -> AccountSnapshot:
     """Read one complete snapshot of the account behind `client`.
 
@@ -201,18 +209,22 @@ async def read_snapshot(
     await _call(account_name, "load markets / tiers", lambda: tiers_cache.ensure(client))
     now = order_reads.clock() if order_reads is not None else 0
     by_symbol = order_reads.plan(now) if order_reads is not None and client.id == "binanceusdm" else None
-    results = await _gather(account_name, _calls(client, settle, by_symbol))
+    results = await _gather(account_name, _calls(client, settle, by_symbol, raw))
     if by_symbol is not None:
         # a position in a symbol whose orders were not read (opened since the last snapshot): read
         # them too; all of them at once if ccxt does not know the symbol yet (a new listing)
         fresh = sorted(_position_symbols(results) - set(by_symbol))
         if any(f not in (client.markets or {}) for f in fresh):
             results = {k: v for k, v in results.items() if not k.startswith("fetch_open_orders")}
-            full = {k: v for k, v in _calls(client, settle).items() if k.startswith("fetch_open_orders")}
+            full = {
+                k: v
+                for k, v in _calls(client, settle, None, raw).items()
+                if k.startswith("fetch_open_orders")
+            }
             results.update(await _gather(account_name, full))
             by_symbol = None
         elif fresh:
-            results.update(await _gather(account_name, _order_calls(client, fresh)))
+            results.update(await _gather(account_name, _order_calls(client, fresh, raw)))
     unknown = _unknown_symbols(results, tiers_cache)
     if unknown and tiers_cache.may_refresh_for_unknown():
         # listed after our last load: reload markets and tiers now, then read again (the rows were
@@ -224,7 +236,7 @@ async def read_snapshot(
                 "%s: reloading markets for %s failed (%s)", account_name, ", ".join(unknown), describe(exc)
             )
         else:
-            results = await _gather(account_name, _calls(client, settle))
+            results = await _gather(account_name, _calls(client, settle, None, raw))
             by_symbol = None
     try:
         snapshot = await _assemble(client, account_name, settle, symbols, tiers_cache, results)

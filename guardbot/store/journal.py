@@ -204,6 +204,7 @@ class Journal:
     # writes
     record_snapshot = _AsyncOp(writes.record_snapshot)
     record_decision = _AsyncOp(writes.record_decision)
+    record_decisions = _AsyncOp(writes.record_decisions)
     add_pending_action = _AsyncOp(writes.add_pending_action)
     update_action = _AsyncOp(writes.update_action)
     record_alert = _AsyncOp(writes.record_alert)
@@ -226,6 +227,7 @@ class Journal:
 
     record_snapshot_sync = _SyncOp(writes.record_snapshot)
     record_decision_sync = _SyncOp(writes.record_decision)
+    record_decisions_sync = _SyncOp(writes.record_decisions)
     add_pending_action_sync = _SyncOp(writes.add_pending_action)
     update_action_sync = _SyncOp(writes.update_action)
     record_alert_sync = _SyncOp(writes.record_alert)

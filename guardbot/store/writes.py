@@ -144,6 +144,27 @@ def record_decision(
         return _insert(db, "decisions", row)
 
 
+def record_decisions(
+    db: Database, account: str, ts: int, decisions: Sequence[Mapping[str, Any]]
+) -> list[int]:
+    """Several decisions of one cycle in one transaction (each a mapping of `record_decision`'s
+    keyword arguments); their ids, in order."""
+    rows = [
+        {
+            "account": codec.text("account", account),
+            "ts": codec.ts("ts", ts),
+            "rule": codec.text("rule", d["rule"]),
+            "kind": codec.text("kind", d["kind"]),
+            "symbol": codec.opt_text("symbol", d.get("symbol")),
+            "reason": codec.text("reason", d["reason"]),
+            "details": codec.to_json("details", d.get("details")),
+        }
+        for d in decisions
+    ]
+    with db.atomic():
+        return [_insert(db, "decisions", row) for row in rows]
+
+
 def add_pending_action(
     db: Database,
     account: str,
