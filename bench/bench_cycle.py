@@ -90,16 +90,26 @@ def _book(engine: SimExchange, symbols: list[str]) -> SimAccount:
     return acct
 
 
-async def _guard(server: SimServer, acct: SimAccount, db: Path) -> tuple[AccountGuard, AccountSession, Journal]:
+async def _guard(
+    server: SimServer, acct: SimAccount, db: Path
+) -> tuple[AccountGuard, AccountSession, Journal]:
     engine = server.engine
     account = AccountConfig(name="bench", exchange="binanceusdm", base_url=server.base_url, dry_run=False)
     creds = Credentials(api_key=SecretStr(acct.api_key), secret=SecretStr(acct.secret))
     client = make_client(account, creds, rate_limit=False)
     client.timeout_on_exit = 0
-    session = AccountSession(account, client, TiersCache(), order_reads=OrderReads(clock=lambda: engine.now_ms))
+    session = AccountSession(
+        account, client, TiersCache(), order_reads=OrderReads(clock=lambda: engine.now_ms)
+    )
     journal = await Journal.open(db)
     guard = AccountGuard(
-        "bench", session.snapshot, session.gateway(), journal, _Quiet(), _limits(), clock=lambda: engine.now_ms
+        "bench",
+        session.snapshot,
+        session.gateway(),
+        journal,
+        _Quiet(),
+        _limits(),
+        clock=lambda: engine.now_ms,
     )
     await guard.start()
     await session.snapshot()  # markets, tiers, position mode: loaded once, not part of a cycle
