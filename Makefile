@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint bench clean
+.PHONY: test demo lint bench chaos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "guardbot needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -26,6 +26,12 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# The long fault-injection run (make test runs 2 short ones); its tally goes to bench/results/.
+chaos: $(STAMP)
+	@mkdir -p bench/results
+	CHAOS_EXAMPLES=$${CHAOS_EXAMPLES:-40} CHAOS_STEPS=$${CHAOS_STEPS:-15} \
+	CHAOS_REPORT=bench/results/chaos.json $(BIN)/pytest -q tests/chaos
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
