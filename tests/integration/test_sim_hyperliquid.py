@@ -12,6 +12,7 @@ import pytest
 from gateway_support import FAST, client_for
 
 from guardbot.exchange import OrderGateway
+from guardbot.exchange.cashflows import read_cash_flows
 from guardbot.sim import SimAccount, SimServer
 from guardbot.sim.client import hyperliquid_client
 from guardbot.sim.ethkeys import new_private_key
@@ -139,3 +140,19 @@ async def test_margin_is_reported_as_hyperliquid_reports_it(sim: SimServer, sim_
     held = sum(float(r["szi"]) * marks[c] for c, r in rows.items())
     assert float(summary["accountValue"]) == pytest.approx(float(summary["totalRawUsd"]) + held)
     assert float(summary["accountValue"]) == pytest.approx(eng.account_figures(key).equity)
+
+
+async def test_deposits_and_withdrawals_are_read_with_their_direction(
+    sim: SimServer, sim_account: SimAccount
+) -> None:
+    """ccxt's Hyperliquid ledger gives every amount unsigned; a withdrawal must still count as
+    money out, or the guard would take it for a deposit and a loss."""
+    start = sim.engine.now_ms
+    sim.engine.deposit(sim_account.api_key, 500.0)
+    sim.engine.withdraw(sim_account.api_key, 200.0)
+    client = client_for(sim, sim_account)
+    try:
+        flows = await read_cash_flows(client, "USDC", start)
+    finally:
+        await client.close()
+    assert [(f.amount, f.kind) for f in flows] == [(500.0, "deposit"), (-200.0, "withdraw")]
