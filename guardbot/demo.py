@@ -25,7 +25,7 @@ from guardbot.exchange.gateway import RetryPolicy
 from guardbot.exchange.session import AccountSession
 from guardbot.guard import GuardLimits
 from guardbot.notify.base import Alert, Delivery
-from guardbot.sim import SimExchange, SimServer, default_markets, load_scenario
+from guardbot.sim import SimAccount, SimExchange, SimServer, load_scenario
 from guardbot.store import Journal
 
 WALLET = 10_000.0
@@ -106,6 +106,14 @@ def _place_trader_stops(engine: SimExchange, api_key: str) -> None:
         )
 
 
+def _credentials(engine: SimExchange, acct: SimAccount) -> Credentials:
+    """The account's credentials as a config gives them for the venue: an API key and secret, or
+    (Aster, Hyperliquid) the wallet's private key and address."""
+    if engine.profile.wallet_keys:
+        return Credentials(private_key=SecretStr(acct.secret), wallet_address=acct.api_key)
+    return Credentials(api_key=SecretStr(acct.api_key), secret=SecretStr(acct.secret))
+
+
 def _result(engine: SimExchange, name: str, api_key: str, actions: int) -> AccountResult:
     acct = engine.account(api_key)
     history = list(acct.history)
@@ -127,13 +135,14 @@ async def run_demo(
     pace_s: float | None = None,
     exchange: str = "binanceusdm",
 ) -> DemoResult:
-    """The crash demo on the emulator speaking `exchange`'s wire ("binanceusdm" or "bybit"): the
-    same guard, ccxt client and margin rules a real account of that venue gets."""
+    """The crash demo on the emulator speaking `exchange`'s wire ("binanceusdm", "bybit", "aster"
+    or "hyperliquid"): the same guard, ccxt client and margin rules a real account of that venue
+    gets."""
     scenario = load_scenario("crash")
     duration = 1_200.0 if fast else float(scenario.duration_s or 3_600)
     # about a minute of wall time for the full replay; no pacing in fast mode (CI)
     pace = pace_s if pace_s is not None else (0.0 if fast else 60.0 / (duration / CYCLE_S))
-    engine = SimExchange(default_markets(), seed=scenario.seed, slippage_bps=5.0, exchange=exchange)
+    engine = SimExchange(seed=scenario.seed, slippage_bps=5.0, exchange=exchange)
     engine.use_scenario(scenario)
     guarded = engine.create_account(WALLET, name="guarded")
     unguarded = engine.create_account(WALLET, name="unguarded")
@@ -148,8 +157,11 @@ async def run_demo(
 
     server = SimServer(engine)
     base_url = await server.start()
-    account = AccountConfig(name="guarded", exchange=exchange, base_url=base_url, dry_run=False)
-    creds = Credentials(api_key=SecretStr(guarded.api_key), secret=SecretStr(guarded.secret))
+    settle = engine.market(BOOK[0][0]).quote
+    account = AccountConfig(
+        name="guarded", exchange=exchange, base_url=base_url, dry_run=False, settle_currency=settle
+    )
+    creds = _credentials(engine, guarded)
     client = make_client(account, creds, rate_limit=False)
     session = AccountSession(account, client, TiersCache())
     journal = await Journal.open(db_path)
@@ -174,7 +186,7 @@ async def run_demo(
         'drawdown = "reduce", leverage = "reduce"); by default those only alert'
     )
     out(
-        f"two accounts, {WALLET:,.0f} USDT each, {BOOK_LEVERAGE}x book: "
+        f"two accounts, {WALLET:,.0f} {settle} each, {BOOK_LEVERAGE}x book: "
         + ", ".join(f"{s.removesuffix('USDT')} long" for s, _ in BOOK)
         + "; stops only on BTC and ETH. guardbot guards 'guarded'; 'unguarded' is left alone.\n"
     )

@@ -16,3 +16,19 @@ def exchange(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def venue(exchange: str) -> VenueSpec:
     return SPECS[exchange]
+
+
+# ccxt's symbols of the markets tests trade, on the venue at hand (Hyperliquid settles in USDC)
+@pytest.fixture
+def btc(venue: VenueSpec) -> str:
+    return venue.sym("BTC")
+
+
+@pytest.fixture
+def eth(venue: VenueSpec) -> str:
+    return venue.sym("ETH")
+
+
+@pytest.fixture
+def sol(venue: VenueSpec) -> str:
+    return venue.sym("SOL")

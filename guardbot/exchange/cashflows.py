@@ -20,7 +20,18 @@ from guardbot.exchange.convert import num
 # ccxt's unified ledger types that are money moved, not trading ("transaction" is how ccxt's Bybit
 # names deposits, withdrawals and transfers in and out; "prize" its bonuses)
 CASH_FLOW_KINDS = frozenset(
-    {"transfer", "deposit", "withdrawal", "cashback", "rebate", "referral", "transaction", "prize", "Prize"}
+    {
+        "transfer",
+        "deposit",
+        "withdrawal",
+        "withdraw",  # ccxt's Hyperliquid keeps the raw kind
+        "cashback",
+        "rebate",
+        "referral",
+        "transaction",
+        "prize",
+        "Prize",
+    }
 )
 # raw venue types ccxt folds into one of those kinds but that are a cost of trading
 _TRADING_RAW_TYPES = frozenset({"INTEREST"})  # Bybit: interest on a borrowed balance
@@ -33,8 +44,27 @@ async def read_cash_flows(client: ccxt.Exchange, settle: str, since_ms: int) -> 
     if not client.has.get("fetchLedger"):
         return None
     rows = await client.fetch_ledger(None, since_ms, _LIMITS.get(client.id))
+    if client.id == "hyperliquid":
+        rows = [_hyperliquid_direction(r, str(client.walletAddress or "")) for r in rows]
     flows = [f for f in (cash_flow_of(r, settle) for r in rows) if f is not None]
     return sorted(flows, key=lambda f: (f.ts_ms, f.id))
+
+
+def _hyperliquid_direction(row: Mapping[str, Any], wallet: str) -> Mapping[str, Any]:
+    """ccxt's Hyperliquid ledger has no direction (every `usdc` amount is positive): money left
+    the perp account on a withdrawal, a transfer to spot (`toPerp` false) or a transfer this
+    wallet sent (`user` is it)."""
+    info = row.get("info") or {}
+    delta = info.get("delta") if isinstance(info, Mapping) else None
+    if not isinstance(delta, Mapping):
+        return row
+    kind = str(delta.get("type") or "")
+    out = kind == "withdraw" or (kind == "accountClassTransfer" and delta.get("toPerp") is False)
+    sender = str(delta.get("user") or "").lower()
+    out = out or (
+        kind in ("internalTransfer", "subAccountTransfer") and bool(wallet) and sender == wallet.lower()
+    )
+    return {**row, "direction": "out" if out else "in"}
 
 
 def cash_flow_of(row: Mapping[str, Any], settle: str) -> CashFlow | None:

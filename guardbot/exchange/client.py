@@ -118,11 +118,26 @@ def build_client(
     }
     if exchange == "aster":
         # Off: otherwise load_markets approves a third-party builder fee and every order pays it.
-        options.update({"builderFee": False, "defaultType": "swap"})
+        # Aster's fetch_open_orders refuses to run without a symbol unless warnIfNoSymbol is off
+        # (its own option name; Binance's warnWithoutSymbol does nothing there).
+        options.update(
+            {"builderFee": False, "defaultType": "swap", "fetchOpenOrders": {"warnIfNoSymbol": False}}
+        )
     elif exchange == "bybit":
         options.update({"defaultType": "swap", "fetchMarkets": {"types": ["linear"]}})
     elif exchange == "hyperliquid":
-        options.update({"defaultType": "swap", "fetchMarkets": {"types": ["swap"]}})
+        # builderFee off: ccxt approves its builder code at a 0 % rate (once, with the first
+        # order) and tags orders with fee 0, so nothing is charged. refSet: ccxt would otherwise
+        # bind the account to its own referral code on the first order; guardbot changes nothing
+        # but orders, cancels and leverage.
+        options.update(
+            {
+                "defaultType": "swap",
+                "fetchMarkets": {"types": ["swap"]},
+                "builderFee": False,
+                "refSet": True,
+            }
+        )
     config: dict[str, Any] = {
         "enableRateLimit": rate_limit,
         # A rolling one-minute weight budget (ccxt's unit cost x rateLimit = the venue's limit)
@@ -136,7 +151,9 @@ def build_client(
     if timeout_ms is not None:
         config["timeout"] = timeout_ms
     client: ccxt.Exchange = getattr(ccxt, exchange)(config)
-    if exchange == "bybit":
+    if exchange in ("bybit", "hyperliquid"):
+        # Bybit: a signed coin query; Hyperliquid: signing the client in (builder approval) and a
+        # spot token list, at every market load. Neither is needed for perpetuals.
         client.has["fetchCurrencies"] = False
     _apply_environment(client, account, environment)
     if base_url:

@@ -172,11 +172,12 @@ def position_from_ccxt(
             or num(p.get("initialMargin"))
             or 0.0
         )
+    # the venue's own figure only (Binance maintMargin, Bybit positionMM): ccxt's unified
+    # maintenanceMargin is its estimate where the venue reports none (Aster: rate x notional from
+    # the brackets, without the deduction), not exchange truth to compare ours with
     mm = num(info.get("maintMargin"))
     if mm is None:
-        mm = num(info.get("positionMM"))  # Bybit
-    if mm is None:
-        mm = num(p.get("maintenanceMargin"))
+        mm = num(info.get("positionMM"))
     return Position(
         symbol=symbol,
         side=Side(side_text),

@@ -38,6 +38,9 @@ _T = TypeVar("_T")
 # Binance-style venues take stops as STOP_MARKET with stopPrice; the others through ccxt's
 # unified stopLossPrice (it sets the trigger direction itself).
 _BINANCE_STYLE = ("binanceusdm", "aster")
+# Venues whose market orders are limit orders at a slippage cap: ccxt needs a reference price for
+# every market and market-trigger order (Hyperliquid: an Ioc limit at price x (1 ± 5 %)).
+_PRICED_MARKET_ORDERS = ("hyperliquid",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,22 @@ class OrderGateway:
 
     def round_price(self, symbol: str, price: float) -> float:
         return float(self.client.price_to_precision(symbol, price))
+
+    async def _market_price(self, symbol: str, known: float | None) -> float | None:
+        """The reference price ccxt needs to send a market order on venues that have none
+        (`_PRICED_MARKET_ORDERS`): `known` if given, else the mark read now (one request, so a
+        cut in a fast market is capped around the price of the moment, not of the last
+        snapshot). None elsewhere: the order goes out without a price."""
+        if self.client.id not in _PRICED_MARKET_ORDERS:
+            return None
+        if known is not None:
+            return known
+        ticker: Mapping[str, Any] = await self.client.fetch_ticker(symbol)
+        info = ticker.get("info") or {}
+        price = num(info.get("markPx")) or num(ticker.get("close")) or num(ticker.get("last"))
+        if not price:
+            raise ccxt.ExchangeError(f"{self.client.id}: no mark price for {symbol} to cap a market order")
+        return price
 
     def _min_amount(self, symbol: str) -> float:
         limits = self._market(symbol).get("limits") or {}
@@ -391,8 +410,10 @@ class OrderGateway:
             return await self._finish(replace(base, status="rejected", reason=describe(exc)))
 
         async def send() -> Mapping[str, Any]:
+            # a market stop's slippage cap is taken from its trigger where the venue wants one
+            price = await self._market_price(symbol, trigger)
             reply: Mapping[str, Any] = await self.client.create_order(
-                symbol, "market", side, rounded, None, params
+                symbol, "market", side, rounded, price, params
             )
             return reply
 
@@ -465,8 +486,9 @@ class OrderGateway:
         params = {"clientOrderId": cid, **self._position_params(pside, reduce_only=True)}
 
         async def send() -> Mapping[str, Any]:
+            price = await self._market_price(symbol, None)
             reply: Mapping[str, Any] = await self.client.create_order(
-                symbol, "market", side, rounded, None, params
+                symbol, "market", side, rounded, price, params
             )
             return reply
 
@@ -530,8 +552,9 @@ class OrderGateway:
         order_type = "limit" if limit_price is not None else "market"
 
         async def send() -> Mapping[str, Any]:
+            price = limit_price if limit_price is not None else await self._market_price(symbol, mark_price)
             reply: Mapping[str, Any] = await self.client.create_order(
-                symbol, order_type, order_side, rounded, limit_price, params
+                symbol, order_type, order_side, rounded, price, params
             )
             return reply
 
@@ -594,6 +617,13 @@ class OrderGateway:
 
         async def call() -> None:
             await self.client.load_markets()
+            if not self.client.has.get("cancelAllOrders"):
+                # Hyperliquid: no cancel-all in ccxt; its open orders (plain and trigger), then
+                # one batch cancel of their ids
+                ids = [o["id"] for o in await self.client.fetch_open_orders(symbol) if o.get("id")]
+                if ids:
+                    await self.client.cancel_orders(ids, symbol)
+                return
             await self.client.cancel_all_orders(symbol)
             if self.client.id == "binanceusdm":
                 await self.client.cancel_all_orders(symbol, {"trigger": True})

@@ -132,12 +132,26 @@ def _calls(
                 None, 0, None, {"settleCoin": settle, "paginate": True, "maxRetries": 0}
             ),
         }
-    return {  # hyperliquid
-        "fetch_balance": lambda: client.fetch_balance(),
-        "fetch_positions": lambda: client.fetch_positions(),
-        "fetch_tickers (mark prices)": lambda: client.fetch_tickers(None, {"type": "swap"}),
-        "fetch_open_orders": lambda: client.fetch_open_orders(),
+    return {  # hyperliquid: one clearinghouseState holds the balance and the positions
+        HL_STATE: lambda: client.fetch_balance(),
+        "fetch_tickers (POST /info metaAndAssetCtxs)": lambda: client.fetch_tickers(None, {"type": "swap"}),
+        "fetch_open_orders (POST /info frontendOpenOrders)": lambda: client.fetch_open_orders(),
     }
+
+
+HL_STATE = "fetch_positions and balance (POST /info clearinghouseState)"
+
+
+def _split_hyperliquid(client: ccxt.Exchange, results: dict[str, Any]) -> dict[str, Any]:
+    """Hyperliquid's balance and positions come from the same clearinghouseState: read it once
+    (one request fewer, and both describe the same instant) and let ccxt parse the positions."""
+    state = results.pop(HL_STATE, None)
+    if state is None:
+        return results
+    rows = (state.get("info") or {}).get("assetPositions") or []
+    results["fetch_balance (clearinghouseState)"] = state
+    results["fetch_positions (clearinghouseState)"] = [client.parse_position(r) for r in rows]
+    return results
 
 
 def _marks(results: Mapping[str, Any]) -> dict[str, float]:
@@ -194,7 +208,7 @@ async def read_snapshot(
     client: ccxt.Exchange,
     account_name: str,
     *,
-    settle: str = "USDT",
+    settle: str | None = None,
     symbols: Sequence[str] | None = None,
     tiers_cache: TiersCache,
     order_reads: OrderReads | None = None,
@@ -207,9 +221,10 @@ async def read_snapshot(
     without a position). Raises `SnapshotError` if any part fails.
     """
     await _call(account_name, "load markets / tiers", lambda: tiers_cache.ensure(client))
+    settle = settle or _venue_settle(client)
     now = order_reads.clock() if order_reads is not None else 0
     by_symbol = order_reads.plan(now) if order_reads is not None and client.id == "binanceusdm" else None
-    results = await _gather(account_name, _calls(client, settle, by_symbol, raw))
+    results = _split_hyperliquid(client, await _gather(account_name, _calls(client, settle, by_symbol, raw)))
     if by_symbol is not None:
         # a position in a symbol whose orders were not read (opened since the last snapshot): read
         # them too; all of them at once if ccxt does not know the symbol yet (a new listing)
@@ -236,7 +251,9 @@ async def read_snapshot(
                 "%s: reloading markets for %s failed (%s)", account_name, ", ".join(unknown), describe(exc)
             )
         else:
-            results = await _gather(account_name, _calls(client, settle, None, raw))
+            results = _split_hyperliquid(
+                client, await _gather(account_name, _calls(client, settle, None, raw))
+            )
             by_symbol = None
     try:
         snapshot = await _assemble(client, account_name, settle, symbols, tiers_cache, results)
@@ -245,6 +262,13 @@ async def read_snapshot(
     if order_reads is not None:
         order_reads.saw(snapshot, full=by_symbol is None, now_ms=now)
     return snapshot
+
+
+def _venue_settle(client: ccxt.Exchange) -> str:
+    """The currency the venue's perpetuals settle in when they all settle in one (Hyperliquid:
+    USDC); USDT otherwise."""
+    settles = {m.get("settle") for m in (client.markets or {}).values() if m.get("contract")} - {None}
+    return str(next(iter(settles))) if len(settles) == 1 else "USDT"
 
 
 def _position_symbols(results: Mapping[str, Any]) -> set[str]:
@@ -266,6 +290,12 @@ async def _assemble(
     results: Mapping[str, Any],
 ) -> AccountSnapshot:
     marks = _marks(results)
+    settles = {m.get("settle") for m in (client.markets or {}).values() if m.get("contract")} - {None}
+    if settles and settle not in settles:  # never drop every position as "another pool" silently
+        raise ConversionError(
+            f"no {client.id} perpetual settles in {settle} (they settle in {', '.join(sorted(settles))});"
+            " set the account's settle_currency"
+        )
     raw_positions: list[Mapping[str, Any]] = [
         p
         for name, value in results.items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 DEAD_URL = "http://127.0.0.1:9"  # discard port: anything not rewritten fails loudly, never reaches a venue
@@ -70,7 +71,80 @@ def bybit_client(base_url: str, api_key: str, secret: str, timeout_ms: int = 10_
     return ex
 
 
-CLIENTS = {"binanceusdm": binanceusdm_client, "bybit": bybit_client}
+def aster_client(
+    base_url: str, address: str, private_key: str, timeout_ms: int = 10_000, **options: Any
+) -> Any:
+    """`ccxt.async_support.aster` (perpetuals) talking to `base_url`, signing with `private_key`.
+
+    Every API family (fapi and sapi) goes to the emulator; the builder fee is off (otherwise ccxt
+    approves a third-party builder on its first private call and every order pays it), and
+    fetch_open_orders may run without a symbol. The caller closes it.
+    """
+    import ccxt.async_support as ccxt
+
+    opts: dict[str, Any] = {
+        "builderFee": False,
+        "defaultType": "swap",
+        "fetchOpenOrders": {"warnIfNoSymbol": False},
+    }
+    opts.update(options)
+    ex = ccxt.aster(
+        {
+            "privateKey": private_key,
+            "walletAddress": address,
+            "enableRateLimit": False,
+            "timeout": timeout_ms,
+            "options": opts,
+        }
+    )
+    base = base_url.rstrip("/")
+    for key, url in list(ex.urls["api"].items()):
+        ex.urls["api"][key] = base + url[url.index("/", len("https://")) :]
+    ex.timeout_on_exit = 0
+    return ex
+
+
+def hyperliquid_client(
+    base_url: str, address: str, private_key: str, timeout_ms: int = 10_000, **options: Any
+) -> Any:
+    """`ccxt.async_support.hyperliquid` (perpetuals) talking to `base_url` for the wallet `address`,
+    signing with `private_key`.
+
+    Only perpetual markets are loaded and currencies are not (that would sign the client in at
+    load time); ccxt's referrer is not set and its builder code carries a 0 % fee. The caller
+    closes it.
+    """
+    import ccxt.async_support as ccxt
+
+    opts: dict[str, Any] = {
+        "defaultType": "swap",
+        "fetchMarkets": {"types": ["swap"]},
+        "builderFee": False,
+        "refSet": True,
+    }
+    opts.update(options)
+    ex = ccxt.hyperliquid(
+        {
+            "walletAddress": address,
+            "privateKey": private_key,
+            "enableRateLimit": False,
+            "timeout": timeout_ms,
+            "options": opts,
+        }
+    )
+    ex.has["fetchCurrencies"] = False
+    for key in list(ex.urls["api"]):
+        ex.urls["api"][key] = base_url.rstrip("/") if key in ("public", "private") else DEAD_URL
+    ex.timeout_on_exit = 0
+    return ex
+
+
+CLIENTS: dict[str, Callable[..., Any]] = {
+    "binanceusdm": binanceusdm_client,
+    "bybit": bybit_client,
+    "aster": aster_client,
+    "hyperliquid": hyperliquid_client,
+}
 
 
 def ccxt_client(exchange: str, base_url: str, api_key: str, secret: str, timeout_ms: int = 10_000) -> Any:

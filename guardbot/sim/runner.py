@@ -13,7 +13,12 @@ from guardbot.sim.venues.profiles import profile_for
 DEMO_WALLET = 10_000.0
 
 
-VENUE_NAMES = {"binanceusdm": "Binance USDⓈ-M", "bybit": "Bybit v5 (unified account, linear)"}
+VENUE_NAMES = {
+    "binanceusdm": "Binance USDⓈ-M",
+    "bybit": "Bybit v5 (unified account, linear)",
+    "aster": "Aster futures (v3, EIP-712)",
+    "hyperliquid": "Hyperliquid perpetuals",
+}
 
 
 async def serve(
@@ -23,7 +28,8 @@ async def serve(
     out: Callable[[str], None],
     exchange: str = "binanceusdm",
 ) -> None:
-    """Start the emulator speaking `exchange`'s wire ("binanceusdm" or "bybit") on
+    """Start the emulator speaking `exchange`'s wire ("binanceusdm", "bybit", "aster" or
+    "hyperliquid") on
     127.0.0.1:`port`, create a funded demo account, print how to connect, then run the scenario
     clock (`speed` sim seconds per wall second; None: the scenario's own `speed`) until cancelled.
 
@@ -44,9 +50,14 @@ async def serve(
         name = loaded.name if loaded else "static (marks move only through the control API)"
         venue = VENUE_NAMES.get(exchange, exchange)
         out(f"guardbot sim: {venue} emulator at {base_url}  scenario: {name}  speed: {speed:g}x")
-        out(f"api key: {acct.api_key}")
-        out(f"secret:  {acct.secret}")
-        out(f"wallet:  {DEMO_WALLET:,.2f} USDT   control API: {base_url}/_sim/state")
+        if engine.profile.wallet_keys:  # an Ethereum key pair signs (EIP-712)
+            out(f"wallet address: {acct.api_key}")
+            out(f"private key:    {acct.secret}")
+        else:
+            out(f"api key: {acct.api_key}")
+            out(f"secret:  {acct.secret}")
+        quote = next(iter(engine.markets.values())).quote
+        out(f"wallet:  {DEMO_WALLET:,.2f} {quote}   control API: {base_url}/_sim/state")
         out("connect with ccxt:")
         out(ccxt_client_recipe(base_url, acct.api_key, acct.secret, exchange).rstrip("\n"))
         server.start_clock(speed)

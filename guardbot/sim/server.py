@@ -21,10 +21,14 @@ from guardbot.sim.control import ControlAPI
 from guardbot.sim.engine import SimExchange
 from guardbot.sim.faults import PROCESSED, RESEND_WINDOW_S, STALLING, Fault, FaultBook, make_fault
 from guardbot.sim.venue import Incoming, Reply, Venue
+from guardbot.sim.venues.aster import AsterVenue
 from guardbot.sim.venues.binance import BinanceVenue
 from guardbot.sim.venues.bybit import BybitVenue
+from guardbot.sim.venues.hyperliquid import HyperliquidVenue
 
-VENUES: dict[str, type[Venue]] = {v.exchange: v for v in (BinanceVenue, BybitVenue)}
+VENUES: dict[str, type[Venue]] = {
+    v.exchange: v for v in (BinanceVenue, BybitVenue, AsterVenue, HyperliquidVenue)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,13 +194,12 @@ class SimServer:
         self.request_log.clear()
 
     def mutating_requests(self) -> list[RequestRecord]:
-        """POST/PUT/DELETE to the exchange API (not /_sim, not listenKey)."""
+        """Requests that change something on the exchange (POST/PUT/DELETE, not /_sim, not
+        listenKey; on Hyperliquid the /exchange actions, not the /info reads)."""
         return [
             r
             for r in self.request_log
-            if r.method in ("POST", "PUT", "DELETE")
-            and not r.path.startswith("/_sim")
-            and not r.path.endswith("/listenKey")
+            if not r.path.startswith("/_sim") and self.venue.is_mutating(r.method, r.path)
         ]
 
     def requests_to(self, path: str, method: str | None = None) -> list[RequestRecord]:
@@ -230,6 +233,7 @@ class SimServer:
             if parse_error is None:
                 raise
         logged = {k: v for k, v in params.items() if k not in venue.hidden_params}
+        path = venue.log_path(path, params)
         api_key = venue.api_key(req)
         owner = self.engine.accounts.get(api_key) if api_key else None
         name = owner.name or None if owner else None

@@ -105,6 +105,15 @@ class Venue(ABC):
     def recipe(base_url: str, api_key: str, secret: str) -> str:
         """Python lines that point the unmodified ccxt client at the emulator."""
 
+    def log_path(self, path: str, params: dict[str, Any]) -> str:
+        """The path a request is logged and matched by faults under (Hyperliquid adds the request's
+        type: every read is POST /info, every action POST /exchange)."""
+        return path
+
+    def is_mutating(self, method: str, path: str) -> bool:
+        """Does a request of this method and (logged) path change anything on the exchange?"""
+        return method in ("POST", "PUT", "DELETE") and not path.endswith("/listenKey")
+
     def summary(self, reply: Reply) -> str:
         """A short line of what a reply said (for the request log of a reply never delivered)."""
         return json.dumps(reply.body, separators=(",", ":"), default=str)[:200]

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
-from venue_spec import SPECS, Sent, VenueSpec
+from venue_spec import SPECS, Sent, VenueSpec, credentials
 
-from guardbot.config import AccountConfig, Credentials, GuardConfig, RiskConfig
+from guardbot.config import AccountConfig, GuardConfig, RiskConfig
 from guardbot.cycle import AccountGuard, CycleOutcome
 from guardbot.exchange.cache import TiersCache
 from guardbot.exchange.client import make_client
@@ -111,9 +110,13 @@ class GuardRig:
 
     async def start(self) -> list[str]:
         account = AccountConfig(
-            name=self.name, exchange=self.engine.exchange, base_url=self.server.base_url, dry_run=self.dry_run
+            name=self.name,
+            exchange=self.engine.exchange,
+            base_url=self.server.base_url,
+            dry_run=self.dry_run,
+            settle_currency=self.venue.quote,
         )
-        creds = Credentials(api_key=SecretStr(self.acct.api_key), secret=SecretStr(self.acct.secret))
+        creds = credentials(self.engine.exchange, self.acct.api_key, self.acct.secret)
         client = make_client(account, creds, rate_limit=False, timeout_ms=self.timeout_ms)
         client.timeout_on_exit = 0  # ccxt lingers 250 ms on close for TLS; loopback is plain HTTP
         # the reference-data cache runs on the emulator's clock too (its refresh intervals)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from venue_spec import Sent
 
+from guardbot.exchange.ids import is_ours
 from guardbot.sim import default_markets
 
 from .conftest import GuardRig, is_multiple
@@ -29,4 +30,4 @@ def assert_reduce_only_sells(sent: list[Sent]) -> None:
     for s in sent:
         assert (s.type, s.side, s.reduce_only) == ("MARKET", "SELL", True), s
         assert s.qty is not None and is_multiple(s.qty, STEP[s.symbol]), s
-        assert s.client_id is not None and s.client_id.startswith("gb-")
+        assert is_ours(s.client_id), s.client_id

@@ -6,14 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from venue_spec import VENUES
+from venue_spec import GUARD_VENUES
 
 from guardbot.cli import main
 from guardbot.demo import run_demo
 from guardbot.store import JournalReader
 
 
-@pytest.mark.parametrize("exchange", VENUES)
+@pytest.mark.parametrize("exchange", GUARD_VENUES)
 async def test_guarded_account_survives_where_the_unguarded_is_liquidated(
     tmp_path: Path, exchange: str
 ) -> None:

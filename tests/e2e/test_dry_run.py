@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from venue_spec import VENUES
+from venue_spec import GUARD_VENUES
 
 from guardbot.sim import OrderRequest, load_scenario
 
 from .conftest import GuardRig, RigFactory, limits
 
-pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)
+pytestmark = pytest.mark.parametrize("exchange", GUARD_VENUES, indirect=True)
 
 WALLET = 10_000.0
 # (exchange id, share of the 8x book); the same book as `guardbot demo`

@@ -8,13 +8,13 @@ CreateByLiq) is read when a position vanishes without a cut of ours, and a criti
 from __future__ import annotations
 
 import pytest
-from venue_spec import VENUES
+from venue_spec import GUARD_VENUES
 
 from guardbot.sim import OrderRequest
 
 from .conftest import RigFactory, limits
 
-pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)
+pytestmark = pytest.mark.parametrize("exchange", GUARD_VENUES, indirect=True)
 
 
 async def test_a_liquidation_by_the_exchange_is_announced(make_rig: RigFactory) -> None:

@@ -10,13 +10,13 @@ exactly one exchange order.
 from __future__ import annotations
 
 import pytest
-from venue_spec import VENUES, VenueSpec
+from venue_spec import GUARD_VENUES, VenueSpec
 
 from guardbot.store.rows import ActionStatus, OrderState
 
 from .conftest import RigFactory, limits
 
-pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)
+pytestmark = pytest.mark.parametrize("exchange", GUARD_VENUES, indirect=True)
 
 
 async def test_a_replacement_stop_in_the_same_episode_gets_its_own_id_and_row(

@@ -13,14 +13,14 @@ import contextlib
 from collections.abc import Callable
 
 import pytest
-from venue_spec import VENUES, Sent
+from venue_spec import GUARD_VENUES, Sent
 
 from guardbot.exchange.gateway import ActionResult
 from guardbot.sim import SimAccount
 
 from .conftest import GuardRig, RigFactory, limits
 
-pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)
+pytestmark = pytest.mark.parametrize("exchange", GUARD_VENUES, indirect=True)
 
 
 class ProcessKilled(BaseException):

@@ -12,14 +12,14 @@ confirmed, trading-state transitions).
 from __future__ import annotations
 
 import pytest
-from venue_spec import VENUES
+from venue_spec import GUARD_VENUES
 
 from guardbot.sim import OrderRequest, SimExchange
 
-from .conftest import BTC, SOL, GuardRig, RigFactory, limits
+from .conftest import GuardRig, RigFactory, limits
 from .rule_checks import STEP, assert_confirmed, assert_reduce_only_sells
 
-pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)
+pytestmark = pytest.mark.parametrize("exchange", GUARD_VENUES, indirect=True)
 
 
 # ---------------------------------------------------------------------------------------- 1. stops
@@ -60,6 +60,7 @@ async def test_unprotected_positions_get_a_full_size_mark_price_stop_after_the_g
 
 async def test_a_stop_left_without_its_position_is_cancelled_after_the_grace_period(
     make_rig: RigFactory,
+    sol: str,
 ) -> None:
     rig = make_rig(limits(new_position_grace_s=30))
     engine = rig.engine
@@ -100,7 +101,7 @@ async def test_a_stop_left_without_its_position_is_cancelled_after_the_grace_per
     [cancel] = [d for d in rig.decisions("stop") if d.kind == "cancel_order"]
     assert "orphan stop on SOL" in cancel.reason
     cancels = [a for a in rig.actions() if a.kind.value == "cancel"]
-    assert [(a.symbol, a.status.value) for a in cancels] == [(SOL, "confirmed")]
+    assert [(a.symbol, a.status.value) for a in cancels] == [(sol, "confirmed")]
 
 
 async def test_a_stop_beyond_liquidation_is_moved_inside_it(make_rig: RigFactory) -> None:
@@ -252,13 +253,14 @@ async def test_margin_ratio_above_flatten_closes_everything_and_halts(make_rig: 
 
 async def test_a_position_close_to_liquidation_is_reduced_back_beyond_the_warn_distance(
     make_rig: RigFactory,
+    btc: str,
 ) -> None:
     rig = make_rig(limits(liquidation_warn_pct=15.0, liquidation_reduce_pct=7.5))
     key = rig.acct.api_key
     rig.engine.open_position(key, "BTCUSDT", "long", 1.6, leverage=20)
     rig.engine.open_position(key, "ETHUSDT", "long", 1.0, leverage=20)  # small, far from trouble
-    [btc] = [p for p in rig.engine.account_figures(key).positions if p.symbol == BTC]
-    assert btc.liquidation_distance_pct is not None and btc.liquidation_distance_pct < 7.5
+    [held] = [p for p in rig.engine.account_figures(key).positions if p.symbol == btc]
+    assert held.liquidation_distance_pct is not None and held.liquidation_distance_pct < 7.5
     await rig.start()
     await rig.cycles(3)
 
@@ -266,7 +268,7 @@ async def test_a_position_close_to_liquidation_is_reduced_back_beyond_the_warn_d
     assert_reduce_only_sells(sent)
     assert {s.symbol for s in sent} == {"BTCUSDT"}  # that position, not the book
     assert rig.qty("ETHUSDT") == 1.0 and 0 < rig.qty("BTCUSDT") < 1.6
-    [btc] = [p for p in rig.engine.account_figures(key).positions if p.symbol == BTC]
-    assert btc.liquidation_distance_pct is not None and btc.liquidation_distance_pct >= 15.0 - 0.1
+    [held] = [p for p in rig.engine.account_figures(key).positions if p.symbol == btc]
+    assert held.liquidation_distance_pct is not None and held.liquidation_distance_pct >= 15.0 - 0.1
     assert_confirmed(rig, "liquidation", {"reduce"})
     assert "REDUCING" in [t.to_state for t in rig.transitions()]

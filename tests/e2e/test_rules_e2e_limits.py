@@ -6,14 +6,14 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from venue_spec import VENUES
+from venue_spec import GUARD_VENUES
 
 from guardbot.guard import resume
 
-from .conftest import BTC, ETH, RigFactory, limits
+from .conftest import RigFactory, limits
 from .rule_checks import assert_confirmed, assert_reduce_only_sells
 
-pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)
+pytestmark = pytest.mark.parametrize("exchange", GUARD_VENUES, indirect=True)
 
 
 # ------------------------------------------------------------------------------------- 4. drawdown
@@ -154,6 +154,8 @@ async def test_a_blind_guard_alerts_once_sends_nothing_and_says_when_it_sees_aga
 
 async def test_an_order_refused_before_sending_is_journaled_and_the_cycle_goes_on(
     make_rig: RigFactory,
+    btc: str,
+    eth: str,
 ) -> None:
     # a venue whose minimum order (0.01 BTC) is above its lot step (0.001): half of 0.013 BTC is
     # below the minimum, so the gateway refuses that cut without sending it
@@ -171,6 +173,6 @@ async def test_an_order_refused_before_sending_is_journaled_and_the_cycle_goes_o
     assert [(s.symbol, s.qty) for s in rig.orders_sent()] == [("ETHUSDT", 0.5)]
     assert rig.qty("ETHUSDT") == 0.5 and rig.qty("BTCUSDT") == 0.013
     by_symbol = {a.symbol: a for a in rig.actions()}
-    assert by_symbol[BTC].status.value == "rejected" and "below the minimum" in (by_symbol[BTC].reply or "")
-    assert not by_symbol[BTC].dry_run
-    assert by_symbol[ETH].status.value == "confirmed"
+    assert by_symbol[btc].status.value == "rejected" and "below the minimum" in (by_symbol[btc].reply or "")
+    assert not by_symbol[btc].dry_run
+    assert by_symbol[eth].status.value == "confirmed"

@@ -58,6 +58,9 @@ async def client(sim: SimServer, sim_account: SimAccount) -> AsyncIterator[ccxt.
     await c.load_markets()
     if c.id == "bybit":
         await c.is_unified_enabled()  # ccxt asks once per client, before its first private call
+    if c.id == "hyperliquid":
+        await c.initialize_client()  # once per client: its builder approved at 0 %, unified or not
+        sim.clear_log()
     yield c
     await c.close()
 

@@ -4,9 +4,9 @@ at the emulator's books."""
 from __future__ import annotations
 
 import ccxt.async_support as ccxt
-from pydantic import SecretStr
+from venue_spec import credentials
 
-from guardbot.config import AccountConfig, Credentials
+from guardbot.config import AccountConfig
 from guardbot.exchange import RetryPolicy
 from guardbot.exchange.client import make_client
 from guardbot.sim import SimAccount, SimAlgoOrder, SimServer
@@ -18,7 +18,7 @@ FAST = RetryPolicy(attempts=4, base_delay_s=0.001, max_delay_s=0.005)
 def client_for(sim: SimServer, acct: SimAccount, secret: str | None = None) -> ccxt.Exchange:
     """The ccxt client of `acct` as the guard builds it (make_client), on the emulator's venue."""
     account = AccountConfig(name="main", exchange=sim.engine.exchange, base_url=sim.base_url)
-    creds = Credentials(api_key=SecretStr(acct.api_key), secret=SecretStr(secret or acct.secret))
+    creds = credentials(sim.engine.exchange, acct.api_key, secret or acct.secret)
     client = make_client(account, creds, rate_limit=False, timeout_ms=1000)
     client.timeout_on_exit = 0  # ccxt waits 250 ms on close for TLS shutdown; loopback is plain HTTP
     return client

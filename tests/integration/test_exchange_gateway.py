@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import ccxt.async_support as ccxt
 import pytest
-from gateway_support import BTC, ETH, FAST, SOL, algo_orders, btc_qty, client_for
+from gateway_support import algo_orders, btc_qty
 from venue_spec import VENUES, VenueSpec
 
-from guardbot.config import AccountConfig
-from guardbot.domain import PositionMode
 from guardbot.exchange import ActionResult, OrderGateway, TiersCache, read_snapshot
-from guardbot.exchange.session import AccountSession
+from guardbot.exchange.ids import is_ours
 from guardbot.sim import SimAccount, SimServer
 
 pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)
@@ -22,15 +20,20 @@ pytestmark = pytest.mark.parametrize("exchange", VENUES, indirect=True)
 
 
 async def test_stop_is_a_reduce_only_conditional_order_on_mark_below_a_long(
-    sim: SimServer, venue: VenueSpec, sim_account: SimAccount, gw: OrderGateway, long_btc: float
+    sim: SimServer,
+    venue: VenueSpec,
+    sim_account: SimAccount,
+    gw: OrderGateway,
+    long_btc: float,
+    btc: str,
 ) -> None:
     result = await gw.place_stop(
-        BTC, "long", 0.5, long_btc * 0.95 + 0.037, rule="auto_stop", episode=4, mark_price=long_btc
+        btc, "long", 0.5, long_btc * 0.95 + 0.037, rule="auto_stop", episode=4, mark_price=long_btc
     )
     assert result.status == "confirmed" and result.exchange_order_id
-    assert result.trigger_price == round(long_btc * 0.95 + 0.037, 1)  # through price_to_precision (tick 0.1)
-    assert result.client_order_id == gw.client_id("auto_stop", BTC, 4)
-    assert result.client_order_id.startswith("gb-autostop-")
+    assert result.trigger_price == venue.btc_price(long_btc * 0.95 + 0.037)  # through price_to_precision
+    assert result.client_order_id == gw.client_id("auto_stop", btc, 4)
+    assert is_ours(result.client_order_id)  # gb-autostop-…; Hyperliquid: a 0x6762… cloid
     assert venue.mutations(sim) == [("place", "stop")]
     [sent] = venue.stops(sim)
     assert (sent.path, sent.type, sent.side, sent.qty) == (venue.stop_path, "MARKET", "SELL", 0.5)
@@ -45,13 +48,17 @@ async def test_stop_is_a_reduce_only_conditional_order_on_mark_below_a_long(
 
 
 async def test_a_stop_for_a_short_is_a_buy_above_mark(
-    sim: SimServer, venue: VenueSpec, sim_account: SimAccount, gw: OrderGateway
+    sim: SimServer,
+    venue: VenueSpec,
+    sim_account: SimAccount,
+    gw: OrderGateway,
+    eth: str,
 ) -> None:
     sim.engine.open_position(sim_account.api_key, "ETHUSDT", "short", 2.0, leverage=5)
     mark = sim.engine.marks["ETHUSDT"]
     amount = None if venue.close_position_stops else 2.0  # Binance: closePosition, without an amount
     result = await gw.place_stop(
-        ETH, "short", amount, mark * 1.05, rule="auto_stop", episode=1, mark_price=mark
+        eth, "short", amount, mark * 1.05, rule="auto_stop", episode=1, mark_price=mark
     )
     assert result.status == "confirmed" and result.amount == amount and result.side == "buy"
     [order] = algo_orders(sim, sim_account)
@@ -60,9 +67,13 @@ async def test_a_stop_for_a_short_is_a_buy_above_mark(
 
 
 async def test_a_stop_without_an_amount_is_refused_where_the_venue_has_no_close_position_stop(
-    sim: SimServer, venue: VenueSpec, gw: OrderGateway, long_btc: float
+    sim: SimServer,
+    venue: VenueSpec,
+    gw: OrderGateway,
+    long_btc: float,
+    btc: str,
 ) -> None:
-    result = await gw.place_stop(BTC, "long", None, long_btc * 0.9, rule="s", episode=1)
+    result = await gw.place_stop(btc, "long", None, long_btc * 0.9, rule="s", episode=1)
     if venue.close_position_stops:
         assert result.status == "confirmed" and result.amount is None
     else:
@@ -72,9 +83,14 @@ async def test_a_stop_without_an_amount_is_refused_where_the_venue_has_no_close_
 
 @pytest.mark.parametrize(("side", "factor"), [("long", 1.01), ("short", 0.99)])
 async def test_stop_on_the_wrong_side_of_mark_is_refused_before_sending(
-    sim: SimServer, gw: OrderGateway, long_btc: float, side: str, factor: float
+    sim: SimServer,
+    gw: OrderGateway,
+    long_btc: float,
+    side: str,
+    factor: float,
+    btc: str,
 ) -> None:
-    result = await gw.place_stop(BTC, side, 0.1, long_btc * factor, rule="s", episode=1, mark_price=long_btc)
+    result = await gw.place_stop(btc, side, 0.1, long_btc * factor, rule="s", episode=1, mark_price=long_btc)
     assert result.status == "rejected" and "must trigger" in result.reason
     assert sim.mutating_requests() == []
 
@@ -83,9 +99,14 @@ async def test_stop_on_the_wrong_side_of_mark_is_refused_before_sending(
 
 
 async def test_reduce_rounds_down_to_the_lot_step_and_never_up(
-    sim: SimServer, venue: VenueSpec, sim_account: SimAccount, gw: OrderGateway, long_btc: float
+    sim: SimServer,
+    venue: VenueSpec,
+    sim_account: SimAccount,
+    gw: OrderGateway,
+    long_btc: float,
+    btc: str,
 ) -> None:
-    result = await gw.reduce(BTC, "long", 0.12399, rule="margin_reduce", episode=2)
+    result = await gw.reduce(btc, "long", 0.12399, rule="margin_reduce", episode=2)
     assert result.status == "confirmed" and result.amount == 0.123  # not 0.124
     assert result.side == "sell" and result.reduce_only
     assert venue.mutations(sim) == [("place", "order")]
@@ -96,20 +117,28 @@ async def test_reduce_rounds_down_to_the_lot_step_and_never_up(
 
 
 async def test_reduce_below_the_minimum_amount_is_refused_not_sent(
-    sim: SimServer, sim_account: SimAccount, gw: OrderGateway, long_btc: float
+    sim: SimServer,
+    sim_account: SimAccount,
+    gw: OrderGateway,
+    long_btc: float,
+    btc: str,
 ) -> None:
-    result = await gw.reduce(BTC, "long", 0.0009, rule="margin_reduce", episode=2)
+    result = await gw.reduce(btc, "long", 0.0009, rule="margin_reduce", episode=2)
     assert result.status == "rejected"
-    assert "below the minimum 0.001" in result.reason
+    assert "below the minimum" in result.reason
     assert sim.mutating_requests() == []
     assert btc_qty(sim_account) == pytest.approx(0.5)
 
 
 async def test_reduce_only_cannot_grow_a_position(
-    sim: SimServer, sim_account: SimAccount, gw: OrderGateway, long_btc: float
+    sim: SimServer,
+    sim_account: SimAccount,
+    gw: OrderGateway,
+    long_btc: float,
+    btc: str,
 ) -> None:
     # Asking to cut more than is held flips nothing: the exchange caps a reduce-only order.
-    result = await gw.reduce(BTC, "long", 0.8, rule="flatten", episode=1)
+    result = await gw.reduce(btc, "long", 0.8, rule="flatten", episode=1)
     assert result.ok
     assert btc_qty(sim_account) == 0.0
     assert ("BTCUSDT", "BOTH") not in sim_account.positions
@@ -119,11 +148,14 @@ async def test_reduce_only_cannot_grow_a_position(
 
 
 async def test_market_entry_places_its_reduce_only_stop(
-    sim: SimServer, sim_account: SimAccount, gw: OrderGateway
+    sim: SimServer,
+    sim_account: SimAccount,
+    gw: OrderGateway,
+    sol: str,
 ) -> None:
     mark = sim.engine.marks["SOLUSDT"]
     entry, stop = await gw.place_entry(
-        SOL, "long", 3.0, stop_price=mark * 0.95, rule="trade", episode=9, mark_price=mark
+        sol, "long", 3.0, stop_price=mark * 0.95, rule="trade", episode=9, mark_price=mark
     )
     assert entry.status == "confirmed" and stop is not None and stop.status == "confirmed"
     assert entry.client_order_id != stop.client_order_id
@@ -132,10 +164,12 @@ async def test_market_entry_places_its_reduce_only_stop(
     assert order.reduce_only and order.quantity == pytest.approx(3.0) and order.working_type == "MARK_PRICE"
 
 
-async def test_entry_below_min_notional_is_refused(sim: SimServer, gw: OrderGateway) -> None:
-    mark = sim.engine.marks["BTCUSDT"]  # BTC: step 0.001, min notional 100 USDT
+async def test_entry_below_min_notional_is_refused(
+    sim: SimServer, venue: VenueSpec, gw: OrderGateway
+) -> None:
+    mark = sim.engine.marks["DOGEUSDT"]  # 1 DOGE (the lot) is worth 0.32: below every venue's minimum
     entry, stop = await gw.place_entry(
-        BTC, "long", 0.001, stop_price=mark * 0.9, rule="t", episode=1, mark_price=mark
+        venue.sym("DOGE"), "long", 1.0, stop_price=mark * 0.9, rule="t", episode=1, mark_price=mark
     )
     assert entry.status == "rejected" and "notional" in entry.reason and stop is None
     assert sim.mutating_requests() == []
@@ -148,29 +182,34 @@ async def test_cancel_one_stop_then_cancel_all_of_a_symbol(
     client: ccxt.Exchange,
     gw: OrderGateway,
     long_btc: float,
+    btc: str,
 ) -> None:
-    await gw.place_stop(BTC, "long", 0.2, long_btc * 0.9, rule="a", episode=1)
-    await gw.place_stop(BTC, "long", 0.2, long_btc * 0.8, rule="b", episode=1)
+    await gw.place_stop(btc, "long", 0.2, long_btc * 0.9, rule="a", episode=1)
+    await gw.place_stop(btc, "long", 0.2, long_btc * 0.8, rule="b", episode=1)
     await gw.place_entry(
-        BTC, "long", 0.01, price=long_btc * 0.5, stop_price=long_btc * 0.4, rule="c", episode=1
+        btc, "long", 0.01, price=long_btc * 0.5, stop_price=long_btc * 0.4, rule="c", episode=1
     )
     snap = await read_snapshot(client, "main", tiers_cache=TiersCache())
-    first = next(o for o in snap.open_orders if o.client_order_id == gw.client_id("a", BTC, 1))
+    first = next(o for o in snap.open_orders if o.client_order_id == gw.client_id("a", btc, 1))
 
     result = await gw.cancel(first)
     assert result.status == "confirmed" and result.kind == "cancel"
     assert ("cancel", "stop") in venue.mutations(sim)
-    assert gw.client_id("a", BTC, 1) not in {o.client_algo_id for o in algo_orders(sim, sim_account)}
+    assert gw.client_id("a", btc, 1) not in {o.client_algo_id for o in algo_orders(sim, sim_account)}
 
-    result = await gw.cancel_all(BTC)
+    result = await gw.cancel_all(btc)
     assert result.status == "confirmed"
     assert sim.engine.open_orders(sim_account.api_key) == []
 
 
 async def test_cancel_of_an_unknown_order_is_rejected_with_the_exchange_message(
-    sim: SimServer, client: ccxt.Exchange, gw: OrderGateway, long_btc: float
+    sim: SimServer,
+    client: ccxt.Exchange,
+    gw: OrderGateway,
+    long_btc: float,
+    btc: str,
 ) -> None:
-    stop = await gw.place_stop(BTC, "long", 0.2, long_btc * 0.9, rule="a", episode=1)
+    stop = await gw.place_stop(btc, "long", 0.2, long_btc * 0.9, rule="a", episode=1)
     snap = await read_snapshot(client, "main", tiers_cache=TiersCache())
     [order] = snap.open_orders
     assert (await gw.cancel(order)).status == "confirmed"
@@ -180,9 +219,12 @@ async def test_cancel_of_an_unknown_order_is_rejected_with_the_exchange_message(
 
 
 async def test_set_leverage_rounds_down_to_a_whole_number(
-    sim: SimServer, sim_account: SimAccount, gw: OrderGateway
+    sim: SimServer,
+    sim_account: SimAccount,
+    gw: OrderGateway,
+    btc: str,
 ) -> None:
-    result = await gw.set_leverage(BTC, 7.9)
+    result = await gw.set_leverage(btc, 7.9)
     assert result.status == "confirmed" and result.amount == 7.0
     assert sim.engine.leverage_of(sim_account, "BTCUSDT") == 7
 
@@ -190,54 +232,36 @@ async def test_set_leverage_rounds_down_to_a_whole_number(
 # ------------------------------------------------------------------ hedge mode
 
 
-async def test_hedge_mode_orders_name_their_leg(sim: SimServer, venue: VenueSpec) -> None:
-    acct = sim.engine.create_account(wallet=20_000.0, position_mode="hedge")
-    sim.engine.open_position(acct.api_key, "BTCUSDT", "long", 0.2, leverage=10)
-    sim.engine.open_position(acct.api_key, "BTCUSDT", "short", 0.1, leverage=10)
-    mark = sim.engine.marks["BTCUSDT"]
-    client = client_for(sim, acct)
-    try:
-        snap = await read_snapshot(client, "h", tiers_cache=TiersCache())
-        gw = OrderGateway(client, "h", dry_run=False, retry=FAST, position_mode=snap.position_mode)
-        assert gw.position_mode is PositionMode.HEDGE
-        sim.clear_log()
-        long_stop = await gw.place_stop(BTC, "long", 0.2, mark * 0.9, rule="s", episode=1)
-        short_stop = await gw.place_stop(BTC, "short", 0.1, mark * 1.1, rule="s", episode=1, tag="short")
-        cut = await gw.reduce(BTC, "short", 0.05, rule="r", episode=1)
-    finally:
-        await client.close()
-    assert long_stop.ok and short_stop.ok and cut.ok, (long_stop.reason, short_stop.reason, cut.reason)
-    assert [s.position_side for s in venue.sent(sim)] == ["LONG", "SHORT", "SHORT"]
-    sides = {o.position_side for o in algo_orders(sim, acct)}
-    assert sides == {"LONG", "SHORT"}
-    assert btc_qty(acct, "SHORT") == pytest.approx(0.05)
-    assert btc_qty(acct, "LONG") == pytest.approx(0.2)
-
-
 # ------------------------------------------------------------------ dry-run and journal
 
 
 async def test_dry_run_sends_nothing_and_returns_the_exact_would_be_orders(
-    sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange, long_btc: float
+    sim: SimServer,
+    venue: VenueSpec,
+    sim_account: SimAccount,
+    client: ccxt.Exchange,
+    long_btc: float,
+    btc: str,
+    sol: str,
 ) -> None:
     journal: list[ActionResult] = []
     dry = OrderGateway(client, "main", dry_run=True, journal_hook=journal.append)
     live = OrderGateway(client, "main", dry_run=False)
     mark_sol = sim.engine.marks["SOLUSDT"]
     entry, entry_stop = await dry.place_entry(
-        SOL, "short", 2.0, stop_price=mark_sol * 1.05, rule="t", episode=1, mark_price=mark_sol
+        sol, "short", 2.0, stop_price=mark_sol * 1.05, rule="t", episode=1, mark_price=mark_sol
     )
     assert entry_stop is not None
     results = [
-        await dry.place_stop(BTC, "long", 0.4999, long_btc * 0.9 + 0.04, rule="auto_stop", episode=1),
-        await dry.reduce(BTC, "long", 0.12399, rule="margin_reduce", episode=1),
+        await dry.place_stop(btc, "long", 0.4999, long_btc * 0.9 + 0.04, rule="auto_stop", episode=1),
+        await dry.reduce(btc, "long", 0.12399, rule="margin_reduce", episode=1),
         entry,
         entry_stop,
-        await dry.set_leverage(BTC, 3),
-        await dry.cancel_all(BTC),
+        await dry.set_leverage(btc, 3),
+        await dry.cancel_all(btc),
     ]
     snap = await read_snapshot(client, "main", tiers_cache=TiersCache())
-    stop = await live.place_stop(BTC, "long", 0.1, long_btc * 0.8, rule="x", episode=1)
+    stop = await live.place_stop(btc, "long", 0.1, long_btc * 0.8, rule="x", episode=1)
     sim.clear_log()
     [order] = (await read_snapshot(client, "main", tiers_cache=TiersCache())).open_orders
     results.append(await dry.cancel(order))
@@ -246,8 +270,8 @@ async def test_dry_run_sends_nothing_and_returns_the_exact_would_be_orders(
     assert all(r.status == "dry_run" for r in results)
     assert snap.positions[0].contracts == pytest.approx(0.5)
     stop_r, reduce_r, entry_r = results[:3]
-    assert stop_r.amount == 0.499 and stop_r.trigger_price == round(long_btc * 0.9 + 0.04, 1)
-    assert stop_r.client_order_id == live.client_id("auto_stop", BTC, 1)  # the id a live run would use
+    assert stop_r.amount == 0.499 and stop_r.trigger_price == venue.btc_price(long_btc * 0.9 + 0.04)
+    assert stop_r.client_order_id == live.client_id("auto_stop", btc, 1)  # the id a live run would use
     assert reduce_r.amount == 0.123 and reduce_r.side == "sell"
     assert entry_r.side == "sell" and entry_r.amount == 2.0
     assert entry_stop.side == "buy" and entry_stop.amount == 2.0 and entry_stop.reduce_only
@@ -256,7 +280,11 @@ async def test_dry_run_sends_nothing_and_returns_the_exact_would_be_orders(
 
 
 async def test_journal_hook_sees_pending_before_the_request_and_the_outcome_after(
-    sim: SimServer, client: ccxt.Exchange, long_btc: float
+    sim: SimServer,
+    venue: VenueSpec,
+    client: ccxt.Exchange,
+    long_btc: float,
+    btc: str,
 ) -> None:
     seen: list[tuple[str, int]] = []
 
@@ -264,22 +292,5 @@ async def test_journal_hook_sees_pending_before_the_request_and_the_outcome_afte
         seen.append((result.status, len(sim.mutating_requests())))
 
     gw = OrderGateway(client, "main", dry_run=False, journal_hook=hook)
-    await gw.place_stop(BTC, "long", 0.5, long_btc * 0.9, rule="auto_stop", episode=1)
+    await gw.place_stop(btc, "long", 0.5, long_btc * 0.9, rule="auto_stop", episode=1)
     assert seen == [("pending", 0), ("confirmed", 1)]
-
-
-async def test_session_gateway_follows_the_position_mode_of_each_snapshot(sim: SimServer) -> None:
-    acct = sim.engine.create_account(wallet=20_000.0, position_mode="hedge")
-    sim.engine.open_position(acct.api_key, "BTCUSDT", "short", 0.1, leverage=10)
-    account = AccountConfig(name="h", exchange=sim.engine.exchange, base_url=sim.base_url, dry_run=False)
-    session = AccountSession(account, client_for(sim, acct), TiersCache())
-    try:
-        gw = session.gateway(retry=FAST)
-        before = gw.position_mode  # nothing read yet
-        await session.snapshot()
-        assert (before, gw.position_mode) == (PositionMode.ONE_WAY, PositionMode.HEDGE)
-        cut = await gw.reduce(BTC, "short", 0.04, rule="r", episode=1)
-    finally:
-        await session.close()
-    assert cut.status == "confirmed"
-    assert btc_qty(acct, "SHORT") == pytest.approx(0.06)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import ccxt.async_support as ccxt
 import pytest
-from gateway_support import BTC, ETH, SOL, client_for
-from venue_spec import VENUES, VenueSpec
+from gateway_support import client_for
+from venue_spec import VENUES, VenueSpec, credential_config
 
 from guardbot.config import ConfigError, load_settings
 from guardbot.domain import MarginMode, PositionMode, Side
@@ -34,24 +34,38 @@ def requests(sim: SimServer) -> Counter[tuple[str, str]]:
 
 
 async def test_fresh_account_snapshot_has_wallet_markets_tiers_and_marks(
-    sim: SimServer, client: ccxt.Exchange
+    sim: SimServer,
+    venue: VenueSpec,
+    client: ccxt.Exchange,
+    btc: str,
+    sol: str,
 ) -> None:
     snap = await read_snapshot(client, "main", tiers_cache=TiersCache())
     assert snap.exchange == sim.engine.exchange and snap.account == "main"
     assert snap.wallet_balance == pytest.approx(10_000.0)
     assert snap.positions == () and snap.open_orders == ()
     assert snap.position_mode is PositionMode.ONE_WAY
-    btc = snap.markets[BTC]
-    assert (btc.amount_step, btc.min_amount, btc.price_tick, btc.contract_size) == (0.001, 0.001, 0.1, 1.0)
-    assert btc.min_notional > 0
-    assert sim.engine.market("BTCUSDT").tiers == snap.tiers[BTC]  # floors, caps, rates, amounts, max lev
-    assert snap.mark_prices[SOL] == pytest.approx(sim.engine.marks["SOLUSDT"])
+    market = snap.markets[btc]
+    assert (
+        market.amount_step,
+        market.min_amount,
+        market.price_tick,
+        market.contract_size,
+    ) == venue.btc_market
+    assert market.min_notional > 0
+    assert sim.engine.market("BTCUSDT").tiers == snap.tiers[btc]  # floors, caps, rates, amounts, max lev
+    assert snap.mark_prices[sol] == pytest.approx(sim.engine.marks["SOLUSDT"])
     assert snap.fees == sim.engine.fees  # the venue's (Bybit: the account's own, from its fee rates)
     assert snap.timestamp_ms is not None
 
 
 async def test_positions_match_the_exchange_books(
-    sim: SimServer, venue: VenueSpec, sim_account: SimAccount, client: ccxt.Exchange
+    sim: SimServer,
+    venue: VenueSpec,
+    sim_account: SimAccount,
+    client: ccxt.Exchange,
+    btc: str,
+    eth: str,
 ) -> None:
     eng, key = sim.engine, sim_account.api_key
     eth_mode = "isolated" if venue.isolated_per_symbol else "cross"
@@ -73,41 +87,19 @@ async def test_positions_match_the_exchange_books(
         assert p.mark_price == pytest.approx(t.mark_price)
         assert p.leverage == t.leverage  # Binance: notional / initial margin (positionRisk v3 has none)
         assert p.isolated_margin == pytest.approx(t.isolated_margin)
-        assert p.exchange_liquidation_price is not None and p.exchange_maintenance_margin is not None
-    assert ours[BTC].side is Side.LONG and ours[ETH].side is Side.SHORT
-    assert (ours[ETH].isolated_margin > 0) is venue.isolated_per_symbol and ours[BTC].isolated_margin == 0
+        assert p.exchange_liquidation_price is not None
+        assert (p.exchange_maintenance_margin is not None) is venue.position_mm
+    assert ours[btc].side is Side.LONG and ours[eth].side is Side.SHORT
+    assert (ours[eth].isolated_margin > 0) is venue.isolated_per_symbol and ours[btc].isolated_margin == 0
 
     # Exchange truth vs our estimate: our liquidation prices agree with the venue's.
     figures = measure_account(snap)
     for pf in figures.positions:
         assert pf.exchange_liquidation_gap_pct is not None
         assert pf.exchange_liquidation_gap_pct < 0.01
-        assert pf.maintenance_margin == pytest.approx(pf.position.exchange_maintenance_margin, rel=1e-6)
+        if venue.position_mm:
+            assert pf.maintenance_margin == pytest.approx(pf.position.exchange_maintenance_margin, rel=1e-6)
     assert figures.margin_ratio == pytest.approx(eng.account_figures(key).margin_ratio, rel=1e-9)
-
-
-async def test_hedge_mode_reads_both_legs(sim: SimServer) -> None:
-    acct = sim.engine.create_account(wallet=20_000.0, position_mode="hedge")
-    sim.engine.open_position(acct.api_key, "BTCUSDT", "long", 0.2, leverage=10)
-    sim.engine.open_position(acct.api_key, "BTCUSDT", "short", 0.1, leverage=10)
-    client = client_for(sim, acct)
-    try:
-        snap = await read_snapshot(client, "hedged", tiers_cache=TiersCache())
-    finally:
-        await client.close()
-    assert snap.position_mode is PositionMode.HEDGE
-    legs = {p.side: p.contracts for p in snap.positions if p.symbol == BTC}
-    assert legs == {Side.LONG: pytest.approx(0.2), Side.SHORT: pytest.approx(0.1)}
-
-
-async def test_flat_hedge_account_mode_comes_from_the_cached_setting(sim: SimServer) -> None:
-    acct = sim.engine.create_account(wallet=1_000.0, position_mode="hedge")
-    client = client_for(sim, acct)
-    try:
-        snap = await read_snapshot(client, "hedged", tiers_cache=TiersCache())
-    finally:
-        await client.close()
-    assert snap.position_mode is PositionMode.HEDGE
 
 
 async def test_one_snapshot_is_a_few_concurrent_reads_and_tiers_come_from_the_cache(
@@ -139,7 +131,11 @@ async def test_one_snapshot_is_a_few_concurrent_reads_and_tiers_come_from_the_ca
 
 
 async def test_a_failed_sub_request_is_an_error_never_a_partial_snapshot(
-    sim: SimServer, venue: VenueSpec, sim_account: SimAccount, client: ccxt.Exchange
+    sim: SimServer,
+    venue: VenueSpec,
+    sim_account: SimAccount,
+    client: ccxt.Exchange,
+    btc: str,
 ) -> None:
     sim.engine.open_position(sim_account.api_key, "BTCUSDT", "long", 0.1, leverage=5)
     cache = TiersCache()
@@ -154,7 +150,7 @@ async def test_a_failed_sub_request_is_an_error_never_a_partial_snapshot(
     assert "ExchangeNotAvailable" in message
     # The next cycle reads normally again.
     snap = await read_snapshot(client, "main", tiers_cache=cache)
-    assert [p.symbol for p in snap.positions] == [BTC]
+    assert [p.symbol for p in snap.positions] == [btc]
 
 
 async def test_a_timed_out_sub_request_names_the_call(
@@ -173,6 +169,12 @@ async def test_bad_signature_is_a_snapshot_error_naming_authentication(
 ) -> None:
     client = client_for(sim, sim_account, secret="not-the-secret")
     try:
+        if not venue.signed_reads:
+            # Hyperliquid's reads are public, by wallet address: a wrong key still reads the
+            # account (and cannot trade it: see test_exchange_gateway_retries)
+            snap = await read_snapshot(client, "main", tiers_cache=TiersCache())
+            assert snap.wallet_balance == pytest.approx(sim_account.wallet)
+            return
         with pytest.raises(SnapshotError, match="AuthenticationError") as info:
             await read_snapshot(client, "main", tiers_cache=TiersCache())
     finally:
@@ -181,16 +183,21 @@ async def test_bad_signature_is_a_snapshot_error_naming_authentication(
 
 
 async def test_open_orders_plain_and_conditional_are_normalised(
-    sim: SimServer, venue: VenueSpec, sim_account: SimAccount, client: ccxt.Exchange
+    sim: SimServer,
+    venue: VenueSpec,
+    sim_account: SimAccount,
+    client: ccxt.Exchange,
+    btc: str,
+    sol: str,
 ) -> None:
     eng, key = sim.engine, sim_account.api_key
     eng.open_position(key, "BTCUSDT", "long", 0.3, leverage=10)
     mark = eng.marks["BTCUSDT"]
     gw = OrderGateway(client, "main", dry_run=False)
-    stop = await gw.place_stop(BTC, "long", 0.3, mark * 0.9, rule="auto_stop", episode=1, mark_price=mark)
-    close_all = await gw.place_stop(BTC, "long", None, mark * 0.85, rule="backstop", episode=1)
+    stop = await gw.place_stop(btc, "long", 0.3, mark * 0.9, rule="auto_stop", episode=1, mark_price=mark)
+    close_all = await gw.place_stop(btc, "long", None, mark * 0.85, rule="backstop", episode=1)
     entry, _ = await gw.place_entry(
-        SOL,
+        sol,
         "long",
         1.0,
         price=eng.marks["SOLUSDT"] * 0.5,
@@ -203,7 +210,7 @@ async def test_open_orders_plain_and_conditional_are_normalised(
     snap = await read_snapshot(client, "main", tiers_cache=TiersCache())
     by_id = {o.client_order_id: o for o in snap.open_orders}
     s = by_id[stop.client_order_id]
-    assert (s.symbol, s.side, s.type, s.working_type) == (BTC, "sell", "stop_market", "mark")
+    assert (s.symbol, s.side, s.type, s.working_type) == (btc, "sell", "stop_market", "mark")
     assert s.trigger_price == stop.trigger_price and s.amount == pytest.approx(0.3)
     assert s.reduce_only and not s.close_position and s.is_stop
     if venue.close_position_stops:
@@ -213,20 +220,23 @@ async def test_open_orders_plain_and_conditional_are_normalised(
     assert (limit.type, limit.side, limit.price, limit.reduce_only) == ("limit", "buy", entry.price, False)
     assert limit.trigger_price is None and not limit.is_stop
     # The entry's own stop is there too, reduce-only.
-    sol_stops = [o for o in snap.open_orders if o.symbol == SOL and o.is_stop]
+    sol_stops = [o for o in snap.open_orders if o.symbol == sol and o.is_stop]
     assert len(sol_stops) == 1 and sol_stops[0].reduce_only
     # Marks of symbols without a position are known as well.
-    assert snap.mark(SOL) == pytest.approx(eng.marks["SOLUSDT"])
+    assert snap.mark(sol) == pytest.approx(eng.marks["SOLUSDT"])
 
 
 async def test_every_open_order_is_read_beyond_a_venues_first_page(
-    sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange
+    sim: SimServer,
+    sim_account: SimAccount,
+    client: ccxt.Exchange,
+    sol: str,
 ) -> None:
     gw = OrderGateway(client, "main", dry_run=False)
     mark = sim.engine.marks["SOLUSDT"]
     for i in range(55):  # Bybit: 20 a page by default, 50 at most
         entry, _ = await gw.place_entry(
-            SOL, "long", 1.0, price=round(mark * 0.5 + i / 100, 2), stop_price=mark * 0.4, rule="t", episode=i
+            sol, "long", 1.0, price=round(mark * 0.5 + i / 100, 2), stop_price=mark * 0.4, rule="t", episode=i
         )
         assert entry.ok
     snap = await read_snapshot(client, "main", tiers_cache=TiersCache())
@@ -234,41 +244,45 @@ async def test_every_open_order_is_read_beyond_a_venues_first_page(
 
 
 async def test_symbols_filter_narrows_reference_data_but_keeps_every_position(
-    sim: SimServer, sim_account: SimAccount, client: ccxt.Exchange
+    sim: SimServer,
+    sim_account: SimAccount,
+    client: ccxt.Exchange,
+    eth: str,
+    sol: str,
 ) -> None:
     sim.engine.open_position(sim_account.api_key, "ETHUSDT", "long", 1.0, leverage=5)
-    snap = await read_snapshot(client, "main", symbols=[SOL], tiers_cache=TiersCache())
-    assert [p.symbol for p in snap.positions] == [ETH]  # the cross pool needs every position
-    assert set(snap.markets) == {SOL, ETH} and set(snap.tiers) == {SOL, ETH}
-    assert set(snap.mark_prices) == {SOL, ETH}
+    snap = await read_snapshot(client, "main", symbols=[sol], tiers_cache=TiersCache())
+    assert [p.symbol for p in snap.positions] == [eth]  # the cross pool needs every position
+    assert set(snap.markets) == {sol, eth} and set(snap.tiers) == {sol, eth}
+    assert set(snap.mark_prices) == {sol, eth}
 
 
 async def test_fetch_snapshot_for_a_configured_account(
-    sim: SimServer, sim_account: SimAccount, tmp_path: Path
+    sim: SimServer,
+    venue: VenueSpec,
+    sim_account: SimAccount,
+    tmp_path: Path,
+    btc: str,
 ) -> None:
     sim.engine.open_position(sim_account.api_key, "BTCUSDT", "long", 0.1, leverage=5)
     config = tmp_path / "guardbot.toml"
+    lines, env = credential_config(sim.engine.exchange, sim_account.api_key, sim_account.secret)
     config.write_text(
-        f"""
-[[accounts]]
-name = "main"
-exchange = "{sim.engine.exchange}"
-base_url = "{sim.base_url}"
-api_key_env = "SIM_KEY"
-api_secret_env = "SIM_SECRET"
-"""
+        f'[[accounts]]\nname = "main"\nexchange = "{sim.engine.exchange}"\nbase_url = "{sim.base_url}"\n'
+        f'settle_currency = "{venue.quote}"\n{lines}'
     )
-    settings = load_settings(config, {"SIM_KEY": sim_account.api_key, "SIM_SECRET": sim_account.secret})
+    settings = load_settings(config, env)
     snap = await fetch_snapshot_for("main", settings)
-    assert snap.account == "main" and [p.symbol for p in snap.positions] == [BTC]
+    assert snap.account == "main" and [p.symbol for p in snap.positions] == [btc]
     assert sim.mutating_requests() == []
 
 
 async def test_fetch_snapshot_for_names_a_missing_secret(sim: SimServer, tmp_path: Path) -> None:
     config = tmp_path / "guardbot.toml"
+    lines, _ = credential_config(sim.engine.exchange, "0x" + "ab" * 20, "")
     config.write_text(
         f'[[accounts]]\nname = "main"\nexchange = "{sim.engine.exchange}"\nbase_url = "{sim.base_url}"\n'
-        'api_key_env = "SIM_KEY"\napi_secret_env = "SIM_SECRET"\n'
+        f"{lines}"
     )
     settings = load_settings(config, {"SIM_KEY": "k"})
     with pytest.raises(ConfigError, match="SIM_SECRET"):

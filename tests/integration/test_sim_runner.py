@@ -9,9 +9,13 @@ import re
 from typing import Any
 
 import pytest
-from venue_spec import VENUES
+from venue_spec import SPECS, VENUES
 
 from guardbot.sim.runner import serve
+
+
+def _price(ticker: dict[str, Any]) -> Any:
+    return ticker["last"] or ticker["close"]  # Hyperliquid's ticker has no last trade: its mid
 
 
 @pytest.mark.parametrize("exchange", VENUES)
@@ -25,8 +29,8 @@ async def test_serve_prints_connection_details_and_a_working_ccxt_snippet(exchan
             await asyncio.sleep(0.01)
         text = "\n".join(lines)
         assert re.search(r"http://127\.0\.0\.1:\d+", text) and "scenario: calm" in text
-        key = re.search(r"api key: (\w+)", text)
-        secret = re.search(r"secret:\s+(\w+)", text)
+        key = re.search(r"(?:api key|wallet address): (\w+)", text)
+        secret = re.search(r"(?:secret|private key):\s+(\w+)", text)
         assert key and secret and key.group(1) in text
         snippet = text[text.index("import ccxt") :]
         namespace: dict[str, Any] = {}
@@ -36,10 +40,12 @@ async def test_serve_prints_connection_details_and_a_working_ccxt_snippet(exchan
         assert client.id == exchange
         try:
             balance = await client.fetch_balance()
-            assert balance["USDT"]["total"] == 10_000
-            first = (await client.fetch_ticker("BTC/USDT:USDT"))["last"]
+            quote = SPECS[exchange].quote
+            assert balance[quote]["total"] == 10_000
+            symbol = SPECS[exchange].sym("BTC")
+            first = _price(await client.fetch_ticker(symbol))
             await asyncio.sleep(0.25)  # the clock runs at 60x: 15 sim seconds
-            assert (await client.fetch_ticker("BTC/USDT:USDT"))["last"] != first
+            assert _price(await client.fetch_ticker(symbol)) != first
         finally:
             await client.close()
     finally:
@@ -50,6 +56,7 @@ async def test_serve_prints_connection_details_and_a_working_ccxt_snippet(exchan
 
 async def test_serve_refuses_a_venue_it_does_not_speak() -> None:
     with pytest.raises(
-        ValueError, match="the emulator does not speak 'okx'; expected one of binanceusdm, bybit"
+        ValueError,
+        match="the emulator does not speak 'okx'; expected one of binanceusdm, bybit, aster, hyperliquid",
     ):
         await serve(None, 0, 1.0, print, exchange="okx")

@@ -11,6 +11,7 @@ from guardbot.sim.book import SimAccount
 from guardbot.sim.engine.errors import Rejection, SimError
 from guardbot.sim.engine.numbers import coerce_mode, coerce_position_mode
 from guardbot.sim.engine.views import Views
+from guardbot.sim.ethkeys import address_of, new_private_key
 
 
 class Accounts(Views):
@@ -22,14 +23,24 @@ class Accounts(Views):
         position_mode: str | PositionMode = "one_way",
         name: str = "",
     ) -> SimAccount:
-        key = api_key or secrets.token_hex(32)
+        if self.profile.wallet_keys:
+            # an Ethereum key pair: the api key is the wallet address, the secret its private key
+            secret = secret or new_private_key()
+            key = address_of(secret)
+            if api_key is not None and api_key.lower() != key:
+                raise ValueError("api_key must be the address of the private key given as secret")
+        else:
+            key = api_key or secrets.token_hex(32)
+        coerced = coerce_position_mode(position_mode)
+        if coerced is PositionMode.HEDGE and not self.profile.hedge_mode:
+            raise ValueError(f"{self.exchange} has no hedge mode")
         if key in self.accounts:
             raise ValueError(f"an account with api key {key[:8]}… already exists")
         acct = SimAccount(
             api_key=key,
             secret=secret or secrets.token_hex(32),
             wallet=float(wallet),
-            position_mode=coerce_position_mode(position_mode),
+            position_mode=coerced,
             name=name,
             update_ms=self.now_ms,
         )
@@ -38,10 +49,12 @@ class Accounts(Views):
         return acct
 
     def account_by_name_or_key(self, who: str) -> SimAccount | None:
-        """The account whose api key or name is `who` (names are not required to be unique:
-        the first one wins)."""
+        """The account whose api key (a wallet address in any case) or name is `who` (names are
+        not required to be unique: the first one wins)."""
         if who in self.accounts:
             return self.accounts[who]
+        if who.lower() in self.accounts:
+            return self.accounts[who.lower()]
         return next((a for a in self.accounts.values() if a.name and a.name == who), None)
 
     def deposit(self, api_key: str, amount: float, *, record: bool = True) -> float:
@@ -108,6 +121,8 @@ class Accounts(Views):
 
     def set_position_mode(self, api_key: str, hedge: bool) -> None:
         acct = self.account(api_key)
+        if hedge and not self.profile.hedge_mode:
+            raise SimError(Rejection.INVALID_PARAMETER, param="position_mode")
         new = PositionMode.HEDGE if hedge else PositionMode.ONE_WAY
         if new is acct.position_mode:
             raise SimError(Rejection.POSITION_MODE_UNCHANGED)

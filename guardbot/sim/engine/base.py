@@ -16,7 +16,7 @@ from guardbot.risk.margin import model_for
 from guardbot.sim.book import LiquidationEvent, SimAccount, SimIncome, SimPosition
 from guardbot.sim.candles import CandleStore
 from guardbot.sim.engine.errors import Rejection, SimError
-from guardbot.sim.markets import SimMarket, default_markets
+from guardbot.sim.markets import SimMarket
 from guardbot.sim.scenario import PricePath, Scenario
 from guardbot.sim.venues.profiles import DEFAULT_EXCHANGE, profile_for
 
@@ -34,14 +34,14 @@ class EngineBase:
         default_leverage: int = 20,
         exchange: str = DEFAULT_EXCHANGE,
     ) -> None:
+        # The venue's rules, as data: margin model, fees, client-id reuse, isolated margin.
+        self.profile = profile_for(exchange)
         if markets is None:
-            self.markets: dict[str, SimMarket] = default_markets()
+            self.markets: dict[str, SimMarket] = self.profile.markets()
         elif isinstance(markets, Mapping):
             self.markets = dict(markets)
         else:
             self.markets = {m.id: m for m in markets}
-        # The venue's rules, as data: margin model, fees, client-id reuse, isolated margin.
-        self.profile = profile_for(exchange)
         self.exchange = exchange
         self.model = model_for(exchange)
         self.scenario = scenario or Scenario.static()

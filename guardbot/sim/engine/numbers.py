@@ -27,6 +27,12 @@ def decimals(value: float) -> int:
     return max(0, -int(dec(value).normalize().as_tuple().exponent))
 
 
+def significant_figures(value: float) -> int:
+    """Significant figures of a decimal (trailing zeros of a whole number do not count)."""
+    digits = dec(value).normalize().as_tuple().digits
+    return len(digits)
+
+
 def round_to_tick(price: float, tick: str, direction: Literal["up", "down", "nearest"]) -> float:
     t = Decimal(tick)
     q = dec(price) / t

@@ -15,7 +15,7 @@ from guardbot.domain import MarginMode, Side
 from guardbot.sim.book import OrderRequest, SimAccount, SimAlgoOrder, SimOrder, SimPosition
 from guardbot.sim.engine.errors import Rejection, SimError
 from guardbot.sim.engine.liquidation import Liquidation
-from guardbot.sim.engine.numbers import coerce_mode, decimals, is_multiple
+from guardbot.sim.engine.numbers import coerce_mode, decimals, is_multiple, significant_figures
 from guardbot.sim.markets import SimMarket
 
 CONDITIONAL_TYPES = ("STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT")
@@ -43,6 +43,16 @@ class Orders(Liquidation):
             raise SimError(Rejection.MISSING_PARAMETER, param=param)
         if not math.isfinite(price) or price <= 0:
             raise SimError(Rejection.INVALID_PARAMETER, f"{param} must be positive", param=param)
+        figures = self.profile.significant_figures
+        if figures is not None:
+            # Hyperliquid: at most `figures` significant figures (whole numbers always pass) and
+            # at most `price_decimals` - size decimals places
+            if not float(price).is_integer() and (
+                significant_figures(price) > figures
+                or decimals(price) > self.profile.price_decimals - m.quantity_precision
+            ):
+                raise SimError(Rejection.PRICE_NOT_ON_TICK)
+            return price
         if decimals(price) > m.price_precision:
             raise SimError(Rejection.PRICE_PRECISION)
         if not is_multiple(price, m.tick_size):

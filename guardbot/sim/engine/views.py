@@ -81,6 +81,10 @@ class Views(EngineBase):
     def account_figures(self, api_key: str) -> AccountFigures:
         return measure_account(self.to_snapshot(api_key), self.model)
 
+    def account_of_algo(self, algo: SimAlgoOrder) -> SimAccount:
+        """The account a conditional order belongs to."""
+        return next(a for a in self.accounts.values() if algo.algo_id in a.algo_orders)
+
     def open_orders(self, api_key: str) -> list[SimOrder | SimAlgoOrder]:
         acct = self.account(api_key)
         return [*acct.open_orders(), *acct.open_algo_orders()]

@@ -7,7 +7,11 @@ modules next to this file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from guardbot.sim.markets import SimMarket, default_markets
+from guardbot.sim.venues.hyperliquid_markets import hyperliquid_markets
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +27,17 @@ class VenueProfile:
     # Binance: isolated or cross per symbol. Bybit's unified account sets isolated margin for the
     # whole account (not served by the emulator), never per symbol.
     isolated_per_symbol: bool
+    # the markets it lists (and their quote/settle currency)
+    markets: Callable[[], dict[str, SimMarket]] = default_markets
+    # can an account hold a long and a short of one symbol (hedge mode)?
+    hedge_mode: bool = True
+    # accounts are Ethereum key pairs: the api key is the wallet address, the secret its private
+    # key (Aster and Hyperliquid sign requests with EIP-712)
+    wallet_keys: bool = False
+    # prices: at most this many significant figures and at most `price_decimals` minus the size's
+    # decimals (Hyperliquid: 5 and 6); None: a multiple of the market's tick
+    significant_figures: int | None = None
+    price_decimals: int = 0
 
 
 DEFAULT_EXCHANGE = "binanceusdm"
@@ -30,6 +45,22 @@ PROFILES: dict[str, VenueProfile] = {
     "binanceusdm": VenueProfile("binanceusdm", 0.0005, 0.0002, True, True),
     # Bybit's non-VIP derivatives rates (the fee-rate endpoint answers with these)
     "bybit": VenueProfile("bybit", 0.00055, 0.0002, False, False),
+    # Aster: a Binance USDⓈ-M clone ("unique among open orders"), base rates as ccxt lists them
+    "aster": VenueProfile("aster", 0.00035, 0.0001, True, True, wallet_keys=True),
+    # Hyperliquid: base-tier perp fees; a cloid identifies one order of the account (the order
+    # status query by cloid answers one order), so it is never reused; no hedge mode
+    "hyperliquid": VenueProfile(
+        "hyperliquid",
+        0.00045,
+        0.00015,
+        False,
+        True,
+        markets=hyperliquid_markets,
+        hedge_mode=False,
+        wallet_keys=True,
+        significant_figures=5,
+        price_decimals=6,
+    ),
 }
 
 
