@@ -24,6 +24,7 @@ from guardbot.execution import DecisionExecutor, describe_action
 from guardbot.guard import Decision, GuardLimits, GuardState, evaluate, evaluate_blind
 from guardbot.guard.cashflow import FlowInput, ledger_since, wallet_moved
 from guardbot.guard.state import initial_state
+from guardbot.intents.follow import BracketFollower
 from guardbot.notify.base import Alert, Notifier
 from guardbot.reconcile import Reconciler
 from guardbot.risk.account import AccountFigures, measure_account
@@ -138,6 +139,8 @@ class AccountGuard:
         self._recent: dict[str, tuple[str, int]] = {}
         self.executor = DecisionExecutor(name, gateway, journal, clock)
         self.reconciler = Reconciler(name, gateway, journal)
+        # a resting entry's stop (and take-profits) goes with it when it leaves the book unfilled
+        self.brackets = BracketFollower(name, gateway, journal, notifier)
 
     @property
     def dry_run(self) -> bool:
@@ -210,7 +213,12 @@ class AccountGuard:
         # order goes out: a stop or a crash mid-orders must not make a restart decide them again.
         await self.save_state(ts)
         await self._apply(decisions, snapshot, ts, outcome)
+        await self.brackets.follow(snapshot, outcome.actions, ts)
         return outcome
+
+    async def fresh_snapshot(self) -> AccountSnapshot:
+        """The account read now, for an entry about to be sent (no decision is taken on it)."""
+        return dataclasses.replace(await self._read(), timestamp_ms=self.clock())
 
     async def _cash_flows(self, snapshot: AccountSnapshot, ts: int) -> FlowInput:
         """The venue's ledger since the last accounted entry, read only when the wallet moved."""

@@ -28,6 +28,7 @@ from guardbot.config.fields import (
     raise_rules,
 )
 from guardbot.config.secrets import NEEDED, SECRET_ENV_FIELDS, Credentials, file_var, resolve_secret
+from guardbot.config.strategies import EntriesConfig, StrategyConfig, strategy_problems
 from guardbot.errors import ConfigError
 
 ENV_PREFIX = "GUARDBOT_"
@@ -326,6 +327,8 @@ class Settings(BaseSettings):
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    entries: EntriesConfig = Field(default_factory=EntriesConfig)
+    strategies: list[StrategyConfig] = []
 
     _source: Path | None = PrivateAttr(default=None)
     _environ: Mapping[str, str] | None = PrivateAttr(default=None)
@@ -358,6 +361,7 @@ class Settings(BaseSettings):
                     )
                 )
             seen.setdefault(account.name, i)
+        problems += strategy_problems(self.strategies, set(seen))
         raise_rules(problems)
         return self
 
