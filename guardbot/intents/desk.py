@@ -285,3 +285,14 @@ class EntryDesk:
     async def _tell(self, level: str, key: str, text: str) -> None:
         g = self.guard
         await tell(g.journal, g.notifier, self.account, level, key, text, dry_run=g.dry_run, ts=self._now())
+
+
+def desk_of(host: object, guard: AccountGuard) -> EntryDesk:
+    """The daemon's entry desk of `guard` (`host.desks`), or a new one on the host's settings."""
+    desks = getattr(host, "desks", None)
+    if isinstance(desks, dict) and isinstance(desks.get(guard.name), EntryDesk):
+        desk: EntryDesk = desks[guard.name]
+        return desk
+    settings = getattr(host, "settings", None)
+    assert isinstance(settings, Settings)
+    return EntryDesk(guard, settings)
