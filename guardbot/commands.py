@@ -222,3 +222,10 @@ def demo(args: argparse.Namespace) -> int:
     c.print(f"journal: {result.journal}   chart: {result.chart or 'not written (matplotlib missing)'}")
     c.print(f"why it acted: GUARDBOT_STORAGE__PATH={result.journal} guardbot history --since 30d")
     return 0
+
+
+def open_trade(args: argparse.Namespace) -> int:
+    """`guardbot open`: the one entry path from the command line (guardbot/intents/cli_open.py)."""
+    from guardbot.intents import cli_open
+
+    return cli_open.run(args)

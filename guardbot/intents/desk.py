@@ -94,13 +94,19 @@ class EntryDesk:
             )
         return await self._placed(intent_id, source, plan, result)
 
-    async def propose(self, intent: Intent, *, source: str = MANUAL) -> Plan:
+    async def propose(self, intent: Intent, *, key: str, source: str = MANUAL) -> Plan:
         """Sized and checked on the guard's last snapshot (no request): what a person is asked to
-        confirm. Raises Refused."""
+        confirm. Raises Refused, journaled under `key` (the confirmation's key)."""
         last = self.guard.last
-        if last is None or not last.ok or last.snapshot is None:
-            raise Refused(f"{self.account}: no snapshot yet; try again after the next guard cycle")
-        return await self._check(intent, source, last.snapshot)
+        try:
+            if last is None or not last.ok or last.snapshot is None:
+                raise Refused(f"{self.account}: no snapshot yet; try again after the next guard cycle")
+            return await self._check(intent, source, last.snapshot)
+        except Refused as r:
+            intent_id, new = await self._record(intent, source, key)
+            if new:
+                await self._finish(intent_id, IntentStatus.REFUSED, str(r), None)
+            raise
 
     async def confirm(self, asked: Plan, *, key: str, source: str = MANUAL) -> Outcome:
         """The person confirmed `asked`: read the account again and send it only if it still holds.

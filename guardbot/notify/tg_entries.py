@@ -11,6 +11,7 @@ the bracket goes out (entry, its reduce-only stop with it, the take-profits).
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Sequence
 
 from pydantic import ValidationError
@@ -80,7 +81,7 @@ class EntryCommands(Confirmations):
             raise UsageError(f"{one_line(err)}. Usage: {usage}") from None
         desk = desk_of(self.host, guard)
         try:
-            plan = await desk.propose(intent)
+            plan = await desk.propose(intent, key=f"refused-{secrets.token_hex(5)}")
         except Refused as r:
             await self.reply(update, f"❌ {fmt.esc(guard.name)}: {fmt.esc(str(r))}")
             return
