@@ -7,7 +7,8 @@ Each request, in order:
 4. the shared secret (X-Guardbot-Secret header, or `secret` in the body), compared in constant
    time: 401;
 5. the signal schema (and the intent it makes): 422 naming the field;
-6. a signal id already received: 200 `duplicate`, journaled, nothing sent;
+6. a signal id already received: 200 `duplicate`, journaled, nothing sent; a `flat` side (a
+   strategy alert's exit) is 200 `ignored`: exits are the stop's and the take-profits' job;
 7. the intent goes to the entry desk of each account (or the one it names): sized, checked, sent
    as a bracket or refused. The answer waits up to `reply_within_s` for the outcome (200 with
    `placed`, `refused`, ... per account), else 202 `queued`; the work goes on either way.
@@ -150,6 +151,9 @@ class WebhookServer:
             return await self._refuse(
                 401, f'missing or wrong secret (the {SECRET_HEADER} header or "secret")', source
             )
+        if str(data.get("side", "")).strip().lower() == "flat":  # a strategy alert's exit
+            text = "a flat signal opens nothing: exits are the stop's and the take-profits' job"
+            return web.json_response({"status": "ignored", "id": data.get("id"), "reason": text})
         try:
             signal = Signal.model_validate(data)
             intent = signal.intent()

@@ -19,7 +19,7 @@ from guardbot.config.fields import EnvVarName
 from guardbot.intents.model import Intent, TakeProfit
 from guardbot.strategies_runtime.contract import StrategyParams
 
-SCHEMA_ID = "https://github.com/guardbot/guardbot/docs/webhook-signal.schema.json"
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 Number = Annotated[float, Field(gt=0)]
 
 
@@ -49,7 +49,7 @@ class Signal(BaseModel):
         extra="forbid",
         allow_inf_nan=False,
         title="guardbot signal",
-        json_schema_extra={"$id": SCHEMA_ID},
+        json_schema_extra={"$schema": JSON_SCHEMA_DIALECT},
     )
 
     secret: str | None = Field(
@@ -65,7 +65,10 @@ class Signal(BaseModel):
         max_length=64,
         description="BTC/USDT:USDT, BTC, BTCUSDT or a TradingView ticker BINANCE:BTCUSDT.P",
     )
-    side: str = Field(description="long or short (buy or sell)", examples=["long", "short", "buy", "sell"])
+    side: str = Field(
+        description="long or short (buy or sell); flat (a strategy's exit) is answered ignored",
+        examples=["long", "short", "buy", "sell"],
+    )
     stop: Number = Field(description="stop-loss price: the size is computed from it")
     entry: Number | None = Field(None, description="limit entry price; absent: at market")
     take_profits: list[SignalTakeProfit] = Field(default_factory=list, max_length=8)
