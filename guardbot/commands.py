@@ -225,7 +225,14 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def open_trade(args: argparse.Namespace) -> int:
-    """`guardbot open`: the one entry path from the command line (guardbot/intents/cli_open.py)."""
-    from guardbot.intents import cli_open
+    """`guardbot open`: the one entry path from the command line (guardbot/intents/cli_parsers.py)."""
+    from guardbot.intents import cli_parsers
 
-    return cli_open.run(args)
+    return cli_parsers.run(args)
+
+
+def strategies(args: argparse.Namespace) -> int:
+    """`guardbot strategies [pause|resume NAME]`."""
+    from guardbot.intents import cli_parsers
+
+    return cli_parsers.run_strategies(args)

@@ -135,3 +135,27 @@ async def test_open_mistakes_are_one_line(
         code, err = int(exc.code or 0), capsys.readouterr().err
     assert code == 2
     assert expected in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_strategies_lists_pauses_and_resumes_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "guardbot.toml"
+    cfg.write_text(
+        '[[accounts]]\nname = "sim"\nexchange = "binanceusdm"\n'
+        f'[storage]\npath = "{tmp_path / "journal.sqlite"}"\n'
+        '[[strategies]]\nname = "donchian_breakout"\naccounts = ["sim"]\n'
+    )
+    monkeypatch.setenv("GUARDBOT_CONFIG", str(cfg))
+    assert main(["strategies"]) == 0
+    assert "donchian_breakout (sim, bar): configured" in capsys.readouterr().out
+    assert main(["strategies", "pause", "donchian_breakout"]) == 0
+    assert main(["strategies", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert '"state": "paused"' in out and '"why": "paused by hand"' in out
+    assert main(["strategies", "resume", "donchian_breakout"]) == 0
+    assert "resumed" in capsys.readouterr().out
+    assert main(["strategies", "resume", "nope"]) == 2
+    assert (
+        capsys.readouterr().err.strip() == "guardbot: unknown strategy 'nope'; configured: donchian_breakout"
+    )

@@ -1,9 +1,12 @@
-"""`guardbot open ACCOUNT SYMBOL SIDE --stop P [--entry P] [--risk R | --risk-pct X] [--tp P:F ...] [--yes]`
+"""Arguments of the entry path's commands (only argparse here, so `guardbot --help` stays fast).
 
-The command line's door to the one entry path (source `manual`): the trade is sized and checked on
+`guardbot open ACCOUNT SYMBOL SIDE --stop P [--entry P] [--risk R | --risk-pct X] [--tp P:F ...] [--yes]`:
+the command line's door to the one entry path (source `manual`): the trade is sized and checked on
 the account read now, shown, and sent after `y` (or at once with `--yes`), the account read once
-more just before sending. Only argument parsing lives here, so `guardbot --help` stays fast; the
-work is in guardbot/intents/manual.py.
+more just before sending. The work is in guardbot/intents/manual.py.
+
+`guardbot strategies [pause|resume NAME] [--json]`: where each strategy stands; pause or resume one
+(guardbot/strategies_runtime/status.py).
 
 Exit codes: 0 sent (or, in dry-run, checked and journaled); 1 not confirmed, or the exchange
 refused the entry; 2 a mistake in the command or a refused trade (one line on stderr saying why).
@@ -75,3 +78,17 @@ def run(args: argparse.Namespace) -> int:
     from guardbot.intents.manual import open_from_args
 
     return open_from_args(args)
+
+
+def add_strategies_parser(sub: Any, add_config: Callable[..., None]) -> None:
+    p = sub.add_parser("strategies", help="strategies: running, paused (and why); pause or resume one")
+    p.add_argument("action", nargs="?", choices=["list", "pause", "resume"], default="list")
+    p.add_argument("name", nargs="?", metavar="NAME", help="the strategy to pause or resume")
+    p.add_argument("--json", action="store_true", help="machine-readable output (stable keys)")
+    add_config(p)
+
+
+def run_strategies(args: argparse.Namespace) -> int:
+    from guardbot.strategies_runtime.cli import strategies_command
+
+    return strategies_command(args)

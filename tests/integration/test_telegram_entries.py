@@ -79,3 +79,30 @@ async def test_open_mistakes_are_one_line(live: World) -> None:
 def sim_account_key(w: World) -> str:
     key: str = w.guard().gateway.client.apiKey
     return key
+
+
+STRATEGIES = (
+    '\n[[strategies]]\nname = "donchian_breakout"\naccounts = ["main"]\n'
+    '\n[[strategies]]\nname = "webhook"\naccounts = ["main"]\nenabled = false\n'
+)
+
+
+async def test_strategies_lists_pauses_and_resumes(
+    sim: SimServer, sim_account: SimAccount, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    accounts = {"main": (sim_account, True)}
+    async with running_bot(sim.base_url, fake, tmp_path, accounts, extra_guard=STRATEGIES) as w:
+        text = (await fake.reply_to("/strategies", CHAT)).text
+        assert "manual: /open and guardbot open (always on)" in text
+        assert "donchian_breakout (main, bar): configured" in text and "webhook (main): off" in text
+        assert "paused" in (await fake.reply_to("/strategies pause donchian_breakout", CHAT)).text
+        states = await w.journal.strategy_states()
+        assert states["donchian_breakout"].paused
+        assert f"paused: paused by user {CHAT}" in (await fake.reply_to("/strategies", CHAT)).text
+        assert "resumed" in (await fake.reply_to("/strategies resume donchian_breakout", CHAT)).text
+        assert not (await w.journal.strategy_states())["donchian_breakout"].paused
+        assert (
+            "unknown strategy 'nope'; configured: donchian_breakout, webhook"
+            in (await fake.reply_to("/strategies resume nope", CHAT)).text
+        )
+        assert "usage: /strategies" in (await fake.reply_to("/strategies stop x", CHAT)).text
