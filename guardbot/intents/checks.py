@@ -79,13 +79,13 @@ def intent_symbol(snapshot: AccountSnapshot, text: str) -> str:
         return resolve_symbol(snapshot, text)
     except UserError:
         pass
-    ticker = text.rsplit(":", 1)[-1] if "/" not in text else text
+    ticker = (text.rsplit(":", 1)[-1] if "/" not in text else text).upper()
     for suffix in (".P", ".PERP", "PERP"):
         ticker = ticker.removesuffix(suffix)
     known = list(dict.fromkeys([*snapshot.tiers, *snapshot.mark_prices, *snapshot.markets]))
     compact = {s.split(":")[0].replace("/", "").upper(): s for s in known}
-    if ticker.upper() in compact:
-        return compact[ticker.upper()]
+    if ticker in compact:
+        return compact[ticker]
     shown = ", ".join(sorted({base_asset(s) for s in known})) or "none"
     raise Refused(f"unknown symbol {text!r}: this account trades {shown}")
 
