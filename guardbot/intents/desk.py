@@ -268,7 +268,7 @@ class EntryDesk:
             status = "failed"
             summary = f"{plan.summary()}: the entry was not accepted ({entry.reason})"
         await self._finish(intent_id, IntentStatus(status), summary, plan)
-        if status in ("placed", "dry_run") and result.unwind is None:
+        if status in ("placed", "dry_run"):
             await self.guard.journal.record_bracket(
                 intent_id,
                 self.account,
@@ -278,9 +278,7 @@ class EntryDesk:
                 entry_client_id=entry.client_order_id or "",
                 stop_client_id=result.stop.client_order_id if result.stop else None,
                 take_profit_client_ids=[tp.client_order_id or "" for tp in result.take_profits],
-                status=BracketStatus.DRY_RUN
-                if status == "dry_run"
-                else (BracketStatus.RESTING if result.resting else BracketStatus.OPEN),
+                status=_bracket_status(status, result),
             )
         if source != MANUAL:
             level = "info" if status != "failed" and result.unwind is None else "critical"
@@ -291,6 +289,14 @@ class EntryDesk:
     async def _tell(self, level: str, key: str, text: str) -> None:
         g = self.guard
         await tell(g.journal, g.notifier, self.account, level, key, text, dry_run=g.dry_run, ts=self._now())
+
+
+def _bracket_status(status: Status, result: BracketResult) -> BracketStatus:
+    if status == "dry_run":
+        return BracketStatus.DRY_RUN
+    if result.unwind is not None:
+        return BracketStatus.UNWOUND
+    return BracketStatus.RESTING if result.resting else BracketStatus.OPEN
 
 
 def desk_of(host: object, guard: AccountGuard) -> EntryDesk:

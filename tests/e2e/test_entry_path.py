@@ -165,6 +165,7 @@ async def test_an_entry_whose_stop_is_refused_is_taken_back_at_once(make_rig: Ri
     closes = [r.params for r in rig.server.mutating_requests() if r.path == ORDER]
     assert len(closes) == 2 and closes[1]["reduceOnly"] == "true"
     assert "its stop could not be placed" in out.reason
+    assert brackets(rig)[0].status is BracketStatus.UNWOUND
     assert any(a.level == "critical" for a in rig.notifier.of("intent|"))
 
 

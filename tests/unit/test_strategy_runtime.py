@@ -189,3 +189,13 @@ def test_strategy_config_mistakes_are_one_line_each(tmp_path: Path) -> None:
     assert 'strategies[0].accounts[0]: no such account (known: main) (got "alt")' in text, text
     assert "strategies[1].name: duplicate strategy name; strategies[0] already uses it" in text, text
     assert Settings().entries.confirm_tolerance_pct == 2.0
+
+
+def test_the_example_configs_strategy_parameters_are_valid() -> None:
+    from guardbot.webhook.signal import WebhookParams
+
+    settings = load_settings(Path(__file__).parents[2] / "config.example.toml", {})
+    donchian, webhook = settings.strategies
+    assert not donchian.enabled and not webhook.enabled  # an example must not trade by itself
+    assert load_strategy(donchian).needs.symbols == ("BTC/USDT:USDT", "ETH/USDT:USDT")
+    assert WebhookParams.model_validate(webhook.parameters).bind == "127.0.0.1"
