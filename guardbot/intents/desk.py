@@ -71,18 +71,24 @@ class EntryDesk:
 
     # ------------------------------------------------------------------ the three ways in
 
-    async def submit(self, intent: Intent, *, source: str, key: str) -> Outcome:
-        """A strategy's or a signal's intent: checked on a fresh read and sent, or refused."""
+    async def submit(
+        self, intent: Intent, *, source: str, key: str, quiet_duplicate: bool = False
+    ) -> Outcome:
+        """A strategy's or a signal's intent: checked on a fresh read and sent, or refused.
+
+        A key seen before is a duplicate, journaled as an event unless `quiet_duplicate` (a
+        strategy proposing again within the same bar is routine, not news)."""
         intent_id, new = await self._record(intent, source, key)
         if not new:
             text = f"{source} intent {key!r} was received before: duplicate ignored"
-            await self.guard.journal.record_event(
-                self.account,
-                self._now(),
-                kind="intent_duplicate",
-                text=text,
-                details={"intent_id": intent_id},
-            )
+            if not quiet_duplicate:
+                await self.guard.journal.record_event(
+                    self.account,
+                    self._now(),
+                    kind="intent_duplicate",
+                    text=text,
+                    details={"intent_id": intent_id},
+                )
             return Outcome("duplicate", text, intent_id)
         async with self.guard.lock:
             try:

@@ -127,7 +127,8 @@ class StrategyRunner:
         report = RunReport(account)
         for intent in intents:
             key = intent.id or f"{bar}:{intent.symbol}:{intent.side.value}"
-            report.outcomes.append(await desk.submit(intent, source=self.name, key=key))
+            out = await desk.submit(intent, source=self.name, key=key, quiet_duplicate=True)
+            report.outcomes.append(out)
         return report
 
     async def _fail(self, exc: BaseException, desk: EntryDesk, now: int) -> str:

@@ -113,6 +113,35 @@ async def test_open_is_refused_while_the_account_is_paused(
     assert sim.mutating_requests() == []
 
 
+class _MovesTheMarket(io.StringIO):
+    """The trader thinks a while: the market moves before the answer comes."""
+
+    def __init__(self, sim: SimServer, answer: str) -> None:
+        super().__init__(answer)
+        self.sim = sim
+
+    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+        self.sim.engine.set_mark("BTCUSDT", 96_500.0)  # the CLI thread waits here; the loop is idle
+        return super().readline()
+
+
+async def test_a_size_that_moved_while_asking_sends_nothing_and_shows_the_new_figures(
+    sim: SimServer,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(sys, "stdin", _MovesTheMarket(sim, "y\n"))
+    code = await asyncio.to_thread(main, ["open", "sim", "BTC", "long", "--stop", "93100", "--risk", "50"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "the size changed from 0.023 to 0.013" in err and "run the command again" in err
+    assert "Quantity" in out and "0.013" in out  # the new figures
+    assert sim.mutating_requests() == []
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [

@@ -254,3 +254,17 @@ async def test_a_stop_beyond_the_post_trade_liquidation_is_refused(make_rig: Rig
     )
     assert out.status == "refused" and "beyond the post-trade liquidation price" in out.reason, out.reason
     assert rig.server.mutating_requests() == []
+
+
+async def test_a_dry_run_account_checks_and_journals_but_sends_nothing(make_rig: RigFactory) -> None:
+    rig = await started(make_rig, dry_run=True)
+    desk = EntryDesk(rig.guard, settings())
+    intent = Intent(
+        symbol="BTC", side="long", stop=93_100, risk=50, take_profits=(TakeProfit(price=97_000, fraction=1),)
+    )
+    out = await desk.submit(intent, source="webhook", key="d")
+    assert out.status == "dry_run" and out.reason.startswith("dry-run: long 0.023 BTC/USDT:USDT")
+    assert out.bracket is not None and [a.status for a in out.bracket.actions()] == ["dry_run"] * 3
+    assert rig.server.mutating_requests() == []
+    [row] = intents(rig)
+    assert row.status is IntentStatus.DRY_RUN and brackets(rig)[0].status is BracketStatus.DRY_RUN

@@ -165,3 +165,20 @@ def test_drift_allows_the_tolerance_and_no_more() -> None:
     )
     why = drift(asked, moved, 2.0)
     assert why is not None and "more than the 2% tolerance: nothing sent" in why
+
+
+def test_a_full_correlated_cluster_refuses_one_more_of_the_same_bet() -> None:
+    from guardbot.risk.correlation import Cluster
+
+    majors = Cluster(("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "XRP/USDT:USDT"), (1, 1, 1, 1))
+    tight = Settings(risk=RiskConfig(max_leverage=20, max_position_pct=1_000, max_cluster_pct=100))
+
+    def cluster_of(symbol: str) -> Cluster | None:
+        return majors if symbol in majors.symbols else None
+
+    with pytest.raises(Refused, match="the correlation_cluster cap"):
+        plan_intent(Intent(symbol="XRP", side="long", stop=2.2), BOOK, initial_state(), tight, cluster_of)
+    short = plan_intent(
+        Intent(symbol="XRP", side="short", stop=2.4), BOOK, initial_state(), tight, cluster_of
+    )
+    assert short.sizing.quantity > 0  # against the cluster's side: it lowers the bet
