@@ -11,4 +11,5 @@ chart alert (the webhook: source `webhook`) and a strategy plug-in (source: the 
     desk.py      one account's entry desk: journal, fresh read, check, place, alert
     follow.py    after each guard cycle: a bracket whose entry left the book unfilled loses its stop
     manual.py    `guardbot open` (the CLI front end of the manual source)
+    cli_parsers.py  the arguments of `guardbot open` and `guardbot strategies` (argparse only)
 """

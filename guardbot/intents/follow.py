@@ -6,7 +6,8 @@ After every guard cycle, each resting bracket of the account is looked at:
 - its entry filled (even partly): the bracket is `open`, its stop protects the position;
 - its entry left the book unfilled (cancelled by the trader, by the HALTED rule, expired): its stop
   and take-profits are cancelled in the same cycle, and the bracket is `cancelled`. A stop whose
-  cancel fails keeps the bracket resting, so the next cycle tries again.
+  cancel fails keeps the bracket resting, so the next cycle tries again. If a position is held on
+  the bracket's side all the same (opened some other way), the stop is kept: it protects that.
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ class BracketFollower:
         for b in rows:
             if b.entry_client_id in live and b.entry_client_id not in cancelled:
                 continue
+            held = any(p.symbol == b.symbol and p.side.value == b.side for p in snapshot.positions)
             try:
-                note = await self._settle(b, live, ts)
+                note = await self._settle(b, live, held, ts)
             except ccxt.BaseError as exc:
                 note = f"bracket {b.id}: cannot look its entry up ({describe(exc, 120)}); next cycle"
             if note:
@@ -72,7 +74,7 @@ class BracketFollower:
                 log.info("%s: %s", self.account, note)
         return notes
 
-    async def _settle(self, b: BracketRow, live: dict[str, Order], ts: int) -> str | None:
+    async def _settle(self, b: BracketRow, live: dict[str, Order], held: bool, ts: int) -> str | None:
         found = await self.gateway.find_order(b.symbol, b.entry_client_id, trigger=False)
         state = order_state_of(found)
         filled = (num(found.get("filled")) or 0.0) if found else 0.0
@@ -81,6 +83,10 @@ class BracketFollower:
         if filled > 0 or state == "filled":
             await self.journal.update_bracket(b.id, BracketStatus.OPEN, ts)
             return f"bracket {b.id}: {b.side} {b.symbol} entry filled ({filled:g}); its stop protects it"
+        if held:  # a position on its side (opened some other way): the stop now protects that
+            await self.journal.update_bracket(b.id, BracketStatus.OPEN, ts)
+            gone = state or "gone"
+            return f"bracket {b.id}: entry {gone} unfilled, but a {b.side} {b.symbol} is held: stop kept"
         results: list[ActionResult] = []
         for cid in (b.stop_client_id, *b.take_profit_client_ids):
             order = live.get(cid) if cid else None

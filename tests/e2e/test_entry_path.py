@@ -268,3 +268,20 @@ async def test_a_dry_run_account_checks_and_journals_but_sends_nothing(make_rig:
     assert rig.server.mutating_requests() == []
     [row] = intents(rig)
     assert row.status is IntentStatus.DRY_RUN and brackets(rig)[0].status is BracketStatus.DRY_RUN
+
+
+async def test_a_cancelled_entry_keeps_its_stop_when_a_position_is_held_on_its_side(
+    make_rig: RigFactory,
+) -> None:
+    rig = await started(make_rig)
+    desk = EntryDesk(rig.guard, settings())
+    out = await desk.submit(
+        Intent(symbol="BTC", side="long", entry=94_000, stop=92_000, risk=30), source="manual", key="t3"
+    )
+    assert out.status == "placed"
+    [entry] = [o for o in rig.plain_orders() if o.is_open]
+    rig.engine.cancel_order(rig.acct.api_key, "BTCUSDT", entry.order_id)
+    rig.engine.open_position(rig.acct.api_key, "BTCUSDT", "long", 0.01)  # bought by hand meanwhile
+    await rig.cycle()
+    assert len(rig.algo_orders()) == 1  # the stop now protects the position bought by hand
+    assert brackets(rig)[0].status is BracketStatus.OPEN
