@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import ccxt.async_support as ccxt
 
 from guardbot.domain import AccountSnapshot, Order
-from guardbot.exchange.convert import num
+from guardbot.exchange.convert import num, order_from_ccxt
 from guardbot.exchange.errors import describe
 from guardbot.exchange.gateway import ActionResult, OrderGateway, order_state_of
 from guardbot.execution import describe_action
@@ -90,6 +90,11 @@ class BracketFollower:
         results: list[ActionResult] = []
         for cid in (b.stop_client_id, *b.take_profit_client_ids):
             order = live.get(cid) if cid else None
+            if order is None and cid:
+                # not in this snapshot (a reader may read a symbol's orders only now and then):
+                # ask the exchange for it by its client id
+                found = await self.gateway.find_order(b.symbol, cid, trigger=True)
+                order = order_from_ccxt(found) if order_state_of(found) == "open" and found else None
             if order is not None:
                 results.append(await self.gateway.cancel(order, rule="bracket"))
         if not all(r.ok for r in results):

@@ -285,3 +285,23 @@ async def test_a_cancelled_entry_keeps_its_stop_when_a_position_is_held_on_its_s
     await rig.cycle()
     assert len(rig.algo_orders()) == 1  # the stop now protects the position bought by hand
     assert brackets(rig)[0].status is BracketStatus.OPEN
+
+
+async def test_a_bracket_stop_missing_from_the_snapshot_is_found_by_its_client_id(
+    make_rig: RigFactory,
+) -> None:
+    """A reader may read a symbol's orders only now and then: the follower asks the exchange."""
+    import dataclasses
+
+    rig = await started(make_rig)
+    desk = EntryDesk(rig.guard, settings())
+    out = await desk.submit(
+        Intent(symbol="BTC", side="long", entry=94_000, stop=92_000, risk=30), source="manual", key="t4"
+    )
+    assert out.status == "placed"
+    [entry] = [o for o in rig.plain_orders() if o.is_open]
+    rig.engine.cancel_order(rig.acct.api_key, "BTCUSDT", entry.order_id)
+    blind = dataclasses.replace(await rig.guard.fresh_snapshot(), open_orders=())
+    notes = await rig.guard.brackets.follow(blind, [], rig.engine.now_ms)
+    assert notes == ["bracket 1: entry canceled unfilled; 1 order(s) cancelled with it"]
+    assert rig.algo_orders() == []
