@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -124,4 +124,3 @@ class Strategy(Generic[P]):
     needs: Callable[[P], Needs]
     propose: Callable[[View, P], Sequence[Intent]]
     description: str = ""
-    tags: tuple[str, ...] = field(default=())

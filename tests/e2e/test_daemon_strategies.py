@@ -16,6 +16,18 @@ from .conftest import RecordingNotifier
 from .test_daemon import _bounded, _snapshots, _until
 
 SECRET = "daemon-secret-daemon-secret"
+QUIET = """
+from guardbot.strategies_runtime import Needs, Strategy, StrategyParams
+
+
+class P(StrategyParams):
+    pass
+
+
+STRATEGY = Strategy(
+    name="quiet", params=P, needs=lambda p: Needs(("BTC/USDT:USDT",), "1m", 3), propose=lambda v, p: []
+)
+"""
 
 
 async def test_broken_strategies_do_not_stop_the_guard_and_the_webhook_trades(
@@ -24,6 +36,8 @@ async def test_broken_strategies_do_not_stop_the_guard_and_the_webhook_trades(
     acct = sim.engine.create_account(10_000)
     broken = tmp_path / "broken.py"
     broken.write_text("def propose(:\n")
+    quiet = tmp_path / "quiet.py"
+    quiet.write_text(QUIET)
     config = tmp_path / "guardbot.toml"
     config.write_text(
         f"""
@@ -53,6 +67,11 @@ accounts = ["main"]
 channel = "wide"
 
 [[strategies]]
+name = "quiet"
+path = "{quiet}"
+accounts = ["main"]
+
+[[strategies]]
 name = "webhook"
 accounts = ["main"]
 [strategies.parameters]
@@ -66,6 +85,10 @@ port = 0
     db = tmp_path / "journal.sqlite"
     await _until(lambda: _snapshots(db, "main") >= 2, "two guard cycles")
     assert daemon.entries is not None and daemon.entries.webhook is not None
+    assert set(daemon.entries.runners) == {"quiet"}
+    assert daemon.scheduler is not None
+    job = daemon.scheduler.get_job("strategy:quiet")  # just after each one-minute bar closes
+    assert job is not None and job.next_run_time.second == 3 and job.trigger.interval.total_seconds() == 60
 
     problems = sorted(a.text for a in notifier.alerts if a.key.startswith("strategy|"))
     assert problems == [
