@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true")
     _add_config(p)
 
+    from guardbot.intents import cli_parsers
+
+    cli_parsers.add_parser(sub, _add_config)
+    cli_parsers.add_strategies_parser(sub, _add_config)
+
     p = sub.add_parser("demo", help="watch guardbot protect an account in a simulated crash (no keys needed)")
     p.add_argument("--out", metavar="DIR", default=".", help="where to write guardbot-demo.db and .png")
     p.add_argument("--fast", action="store_true", help="short run (CI)")
@@ -136,6 +141,8 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "run": commands.run,
         "status": commands.status,
         "history": commands.history,
+        "open": commands.open_trade,
+        "strategies": commands.strategies,
     }
     if args.command == "config":
         if args.config_command != "check":

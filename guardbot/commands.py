@@ -222,3 +222,17 @@ def demo(args: argparse.Namespace) -> int:
     c.print(f"journal: {result.journal}   chart: {result.chart or 'not written (matplotlib missing)'}")
     c.print(f"why it acted: GUARDBOT_STORAGE__PATH={result.journal} guardbot history --since 30d")
     return 0
+
+
+def open_trade(args: argparse.Namespace) -> int:
+    """`guardbot open`: the one entry path from the command line (guardbot/intents/cli_parsers.py)."""
+    from guardbot.intents import cli_parsers
+
+    return cli_parsers.run(args)
+
+
+def strategies(args: argparse.Namespace) -> int:
+    """`guardbot strategies [pause|resume NAME]`."""
+    from guardbot.intents import cli_parsers
+
+    return cli_parsers.run_strategies(args)

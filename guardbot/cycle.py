@@ -26,6 +26,7 @@ from guardbot.guard.cashflow import FlowInput, ledger_since, wallet_moved
 from guardbot.guard.decisions import RULE_BLIND, Level
 from guardbot.guard.forced import legs_lost
 from guardbot.guard.state import initial_state
+from guardbot.intents.follow import BracketFollower
 from guardbot.messages import Message, compose
 from guardbot.notify.base import Alert, Notifier
 from guardbot.reconcile import Reconciler
@@ -145,6 +146,8 @@ class AccountGuard:
         self.started_ms: int | None = None
         self.executor = DecisionExecutor(name, gateway, journal, clock)
         self.reconciler = Reconciler(name, gateway, journal)
+        # a resting entry's stop (and take-profits) goes with it when it leaves the book unfilled
+        self.brackets = BracketFollower(name, gateway, journal, notifier)
 
     @property
     def dry_run(self) -> bool:
@@ -229,6 +232,7 @@ class AccountGuard:
         # order goes out: a stop or a crash mid-orders must not make a restart decide them again.
         await self.save_state(ts)
         await self._apply(decisions, snapshot, ts, outcome)
+        await self.brackets.follow(snapshot, outcome.actions, ts)
         return outcome
 
     async def _forced_closes(self, snapshot: AccountSnapshot) -> list[ForcedClose]:
@@ -243,6 +247,10 @@ class AccountGuard:
             log.warning("%s: cannot read the order history for %s (%s)", self.name, symbols, exc)
             return []
         return found or []
+
+    async def fresh_snapshot(self) -> AccountSnapshot:
+        """The account read now, for an entry about to be sent (no decision is taken on it)."""
+        return dataclasses.replace(await self._read(), timestamp_ms=self.clock())
 
     async def _cash_flows(self, snapshot: AccountSnapshot, ts: int) -> FlowInput:
         """The venue's ledger since the last accounted entry, read only when the wallet moved."""

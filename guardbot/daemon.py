@@ -32,9 +32,11 @@ from guardbot.cycle import AccountGuard
 from guardbot.errors import UserError
 from guardbot.exchange.session import AccountSession, open_account
 from guardbot.guard import GuardLimits
+from guardbot.intents.desk import EntryDesk
 from guardbot.notify import Alert, ConsoleNotifier, Notifier
 from guardbot.risk.correlation import correlation_report
 from guardbot.store import Journal
+from guardbot.strategies_runtime.service import EntryService
 
 log = logging.getLogger("guardbot.daemon")
 SHUTDOWN_WAIT_S = 30.0
@@ -132,6 +134,8 @@ class Daemon:
         self.stop_event = asyncio.Event()
         self.scheduler: AsyncIOScheduler | None = None
         self.journal: Journal | None = None
+        self.entries: EntryService | None = None  # entry desks, strategies and the webhook
+        self.desks: dict[str, EntryDesk] = {}
 
     def guard(self, name: str) -> AccountGuard:
         for g in self.guards:
@@ -224,6 +228,11 @@ class Daemon:
             self.guards.append(guard)
             mode = "DRY-RUN" if account.dry_run else "LIVE ORDERS"
             log.info("guarding %s on %s (%s, %s)", account.name, account.exchange, account.environment, mode)
+        # every new trade's one path; a strategy that cannot start is said once, the guard runs on
+        self.entries = EntryService(s, self.guards, self.sessions, journal, self.notifier)
+        self.desks = self.entries.desks
+        stack.push_async_callback(self.entries.stop)
+        await self.entries.start()
 
     def _schedule(self) -> None:
         s = self.settings
@@ -277,6 +286,8 @@ class Daemon:
             minute=17,
             id="prune",
         )
+        if self.entries is not None:
+            self.entries.schedule(sched)
         sched.start()
 
     async def _watchdog(self) -> None:
@@ -297,6 +308,8 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         log.info("stopping: waiting for running cycles to finish their actions")
+        if self.entries is not None:
+            await self.entries.stop()  # no new signals; the ones in flight finish
         if self.scheduler is not None:
             self.scheduler.pause()
         for g in self.guards:

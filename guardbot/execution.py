@@ -38,6 +38,7 @@ _ACTION_KIND = {
     "cancel": "cancel",
     "cancel_all": "cancel",
     "set_leverage": "set_leverage",
+    "take_profit": "take_profit",
 }
 
 
@@ -254,6 +255,7 @@ def describe_action(r: ActionResult) -> str:
         "cancel_all": "cancel all",
         "entry": "entry",
         "set_leverage": "leverage",
+        "take_profit": "take-profit",
     }.get(r.kind, r.kind)
     qty = "whole position" if r.amount is None and r.kind == "stop" else (f"{r.amount:g}" if r.amount else "")
     at = f" @ {r.trigger_price:g}" if r.trigger_price else ""
@@ -268,7 +270,7 @@ def describe_action(r: ActionResult) -> str:
         "pending": "pending",
         "unknown": "UNKNOWN, checking",
     }[r.status]
-    if r.status == "confirmed" and r.kind in ("stop", "reduce", "entry"):
+    if r.status == "confirmed" and r.kind in ("stop", "reduce", "entry", "take_profit"):
         status = {
             "open": "placed, resting",
             "filled": "filled",

@@ -28,7 +28,7 @@ from guardbot.store import Journal
 from guardbot.store.rows import ActionKind, ActionRow
 
 log = logging.getLogger("guardbot.reconcile")
-_ORDERS = (ActionKind.STOP, ActionKind.REDUCE, ActionKind.CLOSE, ActionKind.ENTRY)
+_ORDERS = (ActionKind.STOP, ActionKind.REDUCE, ActionKind.CLOSE, ActionKind.ENTRY, ActionKind.TAKE_PROFIT)
 
 
 class Reconciler:

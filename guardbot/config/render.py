@@ -56,6 +56,8 @@ def effective_config(settings: Settings, environ: Mapping[str, str] | None = Non
         "telegram": _with_status(data["telegram"], env),
         "storage": data["storage"],
         "schedule": data["schedule"],
+        "entries": data["entries"],
+        "strategies": data["strategies"],
     }
 
 
@@ -108,6 +110,9 @@ def render_effective_config(settings: Settings, environ: Mapping[str, str] | Non
         lines += ["", "# no [[accounts]] configured"]
     for account in data.pop("accounts"):
         _toml_table("accounts", account, lines, array=True)
+    strategies = data.pop("strategies")
     for section, table in data.items():
         _toml_table(section, table, lines)
+    for strategy in strategies:  # arrays of tables last: a [table] after them would nest in one
+        _toml_table("strategies", strategy, lines, array=True)
     return "\n".join(lines) + "\n"

@@ -28,6 +28,7 @@ from guardbot.config.fields import (
     raise_rules,
 )
 from guardbot.config.secrets import NEEDED, SECRET_ENV_FIELDS, Credentials, file_var, resolve_secret
+from guardbot.config.strategies import EntriesConfig, StrategyConfig, strategy_problems
 from guardbot.errors import ConfigError
 from guardbot.request_budget import budget_line
 
@@ -348,6 +349,8 @@ class Settings(BaseSettings):
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    entries: EntriesConfig = Field(default_factory=EntriesConfig)
+    strategies: list[StrategyConfig] = []
 
     _source: Path | None = PrivateAttr(default=None)
     _environ: Mapping[str, str] | None = PrivateAttr(default=None)
@@ -385,6 +388,7 @@ class Settings(BaseSettings):
             line = budget_line(exchange, self.schedule.interval_s)
             if line is not None:
                 problems.append((("schedule", "interval_s"), line, self.schedule.interval_s, ()))
+        problems += strategy_problems(self.strategies, set(seen))
         raise_rules(problems)
         return self
 

@@ -31,7 +31,7 @@ from guardbot.exchange.lookup import find_by_client_id
 from guardbot.risk.precision import round_down
 
 Status = Literal["pending", "sent", "unknown", "confirmed", "failed", "rejected", "dry_run"]
-Kind = Literal["stop", "reduce", "entry", "cancel", "cancel_all", "set_leverage"]
+Kind = Literal["stop", "reduce", "entry", "cancel", "cancel_all", "set_leverage", "take_profit"]
 JournalHook = Callable[["ActionResult"], Awaitable[None] | None]
 _T = TypeVar("_T")
 
@@ -421,6 +421,57 @@ class OrderGateway:
             return await self.find_order(symbol, cid, trigger=True)
 
         return await self._send_order(base, send, lookup, look_first=look_first)
+
+    async def place_take_profit(
+        self,
+        symbol: str,
+        position_side: Side | str,
+        amount: float,
+        trigger_price: float,
+        *,
+        rule: str,
+        episode: int | str,
+        mark_price: float | None = None,
+        tag: str = "tp",
+    ) -> ActionResult:
+        """A reduce-only take-profit-market closing `amount` (rounded DOWN) of a position when the
+        mark reaches `trigger_price`: a long's is a sell above the mark, a short's a buy below it.
+        Reduce-only, so it can never open or grow a position (nor outlive it on Binance)."""
+        pside = Side(position_side)
+        base = self._reducing("take_profit", symbol, pside, rule, episode, tag)
+        side, cid = base.side or "", base.client_order_id or ""
+        try:
+            await self.client.load_markets()
+            trigger = self.round_price(symbol, trigger_price)
+            base = replace(base, trigger_price=trigger)
+            if mark_price is not None and (trigger - mark_price) * pside.sign <= 0:
+                where = "above" if pside is Side.LONG else "below"
+                raise _Refused(
+                    f"a {pside.value} take-profit must trigger {where} mark {mark_price}, got {trigger}"
+                )
+            rounded = self._checked_amount(symbol, amount)
+            base = replace(base, amount=rounded)
+        except _Refused as exc:
+            return await self._finish(replace(base, status="rejected", reason=str(exc)))
+        except ccxt.BaseError as exc:
+            return await self._finish(replace(base, status="rejected", reason=describe(exc)))
+        params: dict[str, Any] = {"clientOrderId": cid, "takeProfitPrice": trigger}
+        if self.client.id in _BINANCE_STYLE:
+            params["workingType"] = "MARK_PRICE"
+        elif self.client.id == "bybit":
+            params["triggerBy"] = "MarkPrice"
+        params.update(self._position_params(pside, reduce_only=True))
+
+        async def send() -> Mapping[str, Any]:
+            reply: Mapping[str, Any] = await self.client.create_order(
+                symbol, "market", side, rounded, None, params
+            )
+            return reply
+
+        async def lookup() -> Mapping[str, Any] | None:
+            return await self.find_order(symbol, cid, trigger=True)
+
+        return await self._send_order(base, send, lookup)
 
     def _stop_params(self, pside: Side, trigger: float, cid: str, *, close_position: bool) -> dict[str, Any]:
         ex = self.client.id

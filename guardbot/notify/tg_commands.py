@@ -9,6 +9,8 @@ reply, an error a one-line message (never a traceback). Commands that change som
     tg_commands.py  CommandCenter: wiring into PTB, access control, /help
     tg_reading.py   /status /positions /risk /history /chart
     tg_trading.py   /size /open /stops /pause /resume /flatten, and what a Confirm then does
+    tg_entries.py   /open: the manual source of the entry path, re-checked at Confirm
+    tg_strategies.py /strategies: where each strategy stands; pause or resume one
     tg_confirm.py   the Confirm/Cancel buttons: asking, expiry, one press only
     tg_base.py      usage lines, the error boundary of every handler, reply and journal helpers
 """
@@ -34,13 +36,14 @@ from guardbot.config import TelegramConfig
 from guardbot.notify import tg_format as fmt
 from guardbot.notify.tg_base import DESCRIPTIONS, USAGE, Context, command, log
 from guardbot.notify.tg_reading import ReadingCommands
+from guardbot.notify.tg_strategies import StrategyCommands
 from guardbot.notify.tg_trading import TradingCommands
 from guardbot.operator.guards import GuardHost
 
 UNAUTHORIZED_JOURNAL_EVERY_S = 60.0  # one journal row per stranger per minute, not one per message
 
 
-class CommandCenter(ReadingCommands, TradingCommands):
+class CommandCenter(ReadingCommands, TradingCommands, StrategyCommands):
     """The bot's command handlers, bound to the daemon (`host`)."""
 
     def __init__(

@@ -36,6 +36,7 @@ class Pending:
     sizing: SizingResult | None = None
     limit_price: float | None = None
     message_id: int | None = None
+    plan: Any = None  # /open: the checked intent (guardbot.intents.checks.Plan) to send on Confirm
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
 
@@ -70,6 +71,7 @@ class Confirmations(CommandBase):
         *,
         sizing: SizingResult | None = None,
         limit_price: float | None = None,
+        plan: Any = None,
     ) -> None:
         chat = update.effective_chat
         if chat is None:
@@ -86,6 +88,7 @@ class Confirmations(CommandBase):
             summary,
             sizing,
             limit_price,
+            plan=plan,
         )
         self.pending[token] = pending
         buttons = InlineKeyboardMarkup(

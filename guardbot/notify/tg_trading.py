@@ -1,7 +1,8 @@
 """Telegram commands that act: /size, /open, /stops, /pause, /resume, /flatten.
 
 /open, /resume and /flatten ask first (tg_confirm.py); what a confirmed one does is here, in
-`_execute`, after the button was pressed.
+`_execute`, after the button was pressed. /open is the manual source of the entry path
+(tg_entries.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from guardbot.cycle import AccountGuard
 from guardbot.domain import Side
 from guardbot.notify import tg_format as fmt
 from guardbot.notify.tg_base import USAGE, Context, UsageError, command
-from guardbot.notify.tg_confirm import Confirmations, Pending
+from guardbot.notify.tg_confirm import Pending
+from guardbot.notify.tg_entries import EntryCommands
 from guardbot.operator import guards as look
 from guardbot.operator import trading
 from guardbot.operator.sizing import TradeRequest
@@ -62,31 +64,17 @@ def parse_trade(args: Sequence[str], usage: str) -> TradeRequest:
     return TradeRequest(symbol, side, stop, entry, risk_amount, risk_pct)
 
 
-class TradingCommands(Confirmations):
+class TradingCommands(EntryCommands):
     """Handlers that size, check stops or change something (the last ones after a Confirm)."""
+
+    def parse_trade(self, args: Sequence[str], usage: str) -> TradeRequest:
+        return parse_trade(args, usage)
 
     @command("size")
     async def cmd_size(self, update: Update, context: Context) -> None:
         guard, rest = self.pick(context.args or [], USAGE["size"])
         result = look.size_for_guard(guard, self.host.settings, parse_trade(rest, USAGE["size"]))
         await self.reply(update, fmt.sizing_html(guard.name, result, self._ccy(guard.name)))
-
-    @command("open")
-    async def cmd_open(self, update: Update, context: Context) -> None:
-        guard, rest = self.pick(context.args or [], USAGE["open"])
-        trade = parse_trade(rest, USAGE["open"])
-        why = trading.entry_refusal(guard)
-        if why is not None:
-            await self.reply(update, f"❌ {fmt.esc(guard.name)}: {fmt.esc(why)}")
-            return
-        result = look.size_for_guard(guard, self.host.settings, trade)
-        order = "limit at " + fmt.price(trade.entry) if trade.entry is not None else "market"
-        dry = f"\n{fmt.DRY_RUN}: nothing will be sent to the exchange" if guard.dry_run else ""
-        summary = (
-            fmt.sizing_html(guard.name, result, self._ccy(guard.name), verb="open")
-            + f"\norder: {order} entry, then a reduce-only stop at {fmt.price(result.stop)}{dry}"
-        )
-        await self._ask(update, "open", guard, summary, sizing=result, limit_price=trade.entry)
 
     @command("stops")
     async def cmd_stops(self, update: Update, context: Context) -> None:
@@ -186,34 +174,6 @@ class TradingCommands(Confirmations):
         if p.kind == "flatten":
             return await self._do_flatten(guard, p, user_id)
         return await self._do_resume(guard, p, user_id)
-
-    async def _do_open(self, guard: AccountGuard, p: Pending, user_id: int) -> str:
-        r = p.sizing
-        assert r is not None
-        opened = await trading.open_position(guard, r, limit_price=p.limit_price, episode=p.token)
-        if opened.refused is not None:
-            why = opened.refused
-            await self._event(guard.name, "command", f"/open {r.symbol} refused: {why}", {"token": p.token})
-            return f"❌ refused: {fmt.esc(why)}"
-        entry, stop = opened.entry, opened.stop
-        assert entry is not None
-        lines = [fmt.action_line(entry)]
-        if stop is not None:
-            lines.append(fmt.action_line(stop))
-            if not stop.ok:
-                lines.append("⚠️ <b>the position has no stop</b>: the guard places a default one next cycle")
-        await self._event(
-            guard.name,
-            "command",
-            f"/open {r.side.value} {r.quantity:g} {r.symbol} stop {r.stop:g} confirmed by user {user_id}: "
-            f"entry {entry.status}, stop {stop.status if stop else 'not placed'}",
-            {
-                "token": p.token,
-                "entry": entry.client_order_id,
-                "stop": stop.client_order_id if stop else None,
-            },
-        )
-        return "\n".join(lines)
 
     async def _do_flatten(self, guard: AccountGuard, p: Pending, user_id: int) -> str:
         flat = await trading.flatten(self.host, guard, episode=p.token)

@@ -1,4 +1,5 @@
-"""Changing things: pause and resume new entries, open a position with its stop, flatten.
+"""Changing things: pause and resume new entries, flatten. (Opening a position is the entry path's:
+guardbot/intents, one path for /open, `guardbot open`, strategies and the webhook.)
 
 Each runs under the guard's lock (so never in the middle of a guard cycle) and saves a changed
 guard state at once, so a restart cannot lose it. Orders go through the guard's gateway: its
@@ -15,7 +16,6 @@ from guardbot.exchange.gateway import ActionResult
 from guardbot.guard.protection import is_our_entry, opens_side
 from guardbot.guard.state import GuardState, entry_allowed, resume, set_paused
 from guardbot.operator.guards import GuardHost
-from guardbot.risk.sizing import SizingResult
 
 
 async def _save_now(guard: AccountGuard) -> None:
@@ -68,42 +68,6 @@ def entry_refusal(guard: AccountGuard) -> str | None:
     """Why a new entry is refused now (halted, reducing, paused), or None."""
     allowed, why = entry_allowed(guard.state)
     return None if allowed else why
-
-
-@dataclass(frozen=True, slots=True)
-class Opened:
-    refused: str | None  # why nothing was sent, else None
-    entry: ActionResult | None = None
-    stop: ActionResult | None = None  # None: the entry failed, no stop was placed
-
-
-async def open_position(
-    guard: AccountGuard, sizing: SizingResult, *, limit_price: float | None, episode: str
-) -> Opened:
-    """The entry (market, or limit at `limit_price`) and then its reduce-only stop, unless new
-    entries are refused by then."""
-    r = sizing
-    async with guard.lock:
-        why = entry_refusal(guard)
-        if why is not None:
-            return Opened(why)
-        last = guard.last
-        snapshot = last.snapshot if last is not None else None
-        mark = snapshot.mark(r.symbol) if snapshot is not None else None
-        market = snapshot.markets.get(r.symbol) if snapshot is not None else None
-        contract_size = market.contract_size if market is not None else 1.0
-        entry, stop = await guard.gateway.place_entry(
-            r.symbol,
-            r.side,
-            r.quantity / contract_size,
-            stop_price=r.stop,
-            rule="manual_open",
-            episode=episode,
-            price=limit_price,
-            mark_price=mark,
-            stop_amount=r.opens / contract_size,
-        )
-    return Opened(None, entry, stop)
 
 
 @dataclass(frozen=True, slots=True)

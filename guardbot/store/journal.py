@@ -24,7 +24,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from sqlite_utils import Database
 
-from guardbot.store import queries, writes
+from guardbot.store import intents, queries, writes
 from guardbot.store.schema import JournalError, connect_reader, connect_writer
 
 P = ParamSpec("P")
@@ -246,6 +246,18 @@ class Journal:
     history_sync = _SyncOp(queries.history)
     equity_series_sync = _SyncOp(queries.equity_series)
     actions_for_sync = _SyncOp(queries.actions_for)
+    # the entry path (store/intents.py): intents, brackets, strategy state
+    record_intent = _AsyncOp(intents.record_intent)
+    finish_intent = _AsyncOp(intents.finish_intent)
+    intent_by_key = _AsyncOp(intents.intent_by_key)
+    intents_for = _AsyncOp(intents.intents_for)
+    record_bracket = _AsyncOp(intents.record_bracket)
+    update_bracket = _AsyncOp(intents.update_bracket)
+    brackets_for = _AsyncOp(intents.brackets_for)
+    set_strategy_paused = _AsyncOp(intents.set_strategy_paused)
+    strategy_states = _AsyncOp(intents.strategy_states)
+    set_strategy_paused_sync = _SyncOp(intents.set_strategy_paused)
+    strategy_states_sync = _SyncOp(intents.strategy_states)
 
 
 class JournalReader:
@@ -285,3 +297,6 @@ class JournalReader:
     action_by_client_id = _ReadOp(queries.action_by_client_id)
     load_guard_state = _ReadOp(queries.load_guard_state)
     last_alert = _ReadOp(queries.last_alert)
+    intents_for = _ReadOp(intents.intents_for)
+    brackets_for = _ReadOp(intents.brackets_for)
+    strategy_states = _ReadOp(intents.strategy_states)

@@ -20,6 +20,7 @@ class ActionKind(StrEnum):
     CLOSE = "close"
     SET_LEVERAGE = "set_leverage"
     ENTRY = "entry"
+    TAKE_PROFIT = "take_profit"  # a reduce-only take-profit of a bracket
 
 
 class ActionStatus(StrEnum):

@@ -161,11 +161,65 @@ def _v3_order_state(db: Database) -> None:
     db.execute("ALTER TABLE actions ADD COLUMN order_state TEXT")
 
 
+def _v4_intents_brackets_strategies(db: Database) -> None:
+    # Trade intents (manual, webhook, strategies), the brackets they became, and each strategy's
+    # pause (guardbot/store/intents.py reads and writes them).
+    db.execute(
+        """CREATE TABLE intents (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            intent_key TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            side TEXT NOT NULL,
+            stop REAL NOT NULL,
+            entry REAL,
+            take_profits TEXT NOT NULL DEFAULT '[]',
+            risk_amount REAL,
+            risk_pct REAL,
+            reason TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL,
+            outcome TEXT,
+            quantity REAL,
+            details TEXT NOT NULL DEFAULT '{}',
+            updated_ts INTEGER NOT NULL,
+            UNIQUE (account, source, intent_key)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE brackets (
+            id INTEGER PRIMARY KEY,
+            intent_id INTEGER NOT NULL REFERENCES intents(id),
+            account TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            symbol TEXT NOT NULL,
+            side TEXT NOT NULL,
+            entry_client_id TEXT NOT NULL,
+            stop_client_id TEXT,
+            take_profit_client_ids TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL,
+            updated_ts INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE strategy_state (
+            strategy TEXT PRIMARY KEY,
+            paused INTEGER NOT NULL DEFAULT 0,
+            reason TEXT,
+            updated_ts INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX idx_intents_account_ts ON intents(account, ts)")
+    db.execute("CREATE INDEX idx_brackets_account_status ON brackets(account, status)")
+
+
 # Index i holds the step from version i to i+1. Append only; never edit a released step.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _v1_core_tables,
     _v2_events_and_indices,
     _v3_order_state,
+    _v4_intents_brackets_strategies,
 )
 CURRENT_VERSION = len(MIGRATIONS)
 
