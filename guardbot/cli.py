@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from guardbot import __version__
+from guardbot import __version__, cli_args
 from guardbot.errors import one_line_errors
 
 EXIT_USAGE = 2
@@ -52,12 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("snapshot", metavar="SNAPSHOT", help="snapshot JSON file")
     p.add_argument("--symbol", required=True, help="e.g. SOL/USDT:USDT (or just SOL)")
     p.add_argument("--side", required=True, choices=["long", "short"])
-    p.add_argument("--stop", required=True, type=_price, metavar="PRICE")
-    p.add_argument("--entry", type=_price, metavar="PRICE", help="default: the mark price")
+    p.add_argument("--stop", required=True, type=cli_args.price, metavar="PRICE")
+    p.add_argument("--entry", type=cli_args.price, metavar="PRICE", help="default: the mark price")
     risk = p.add_mutually_exclusive_group()
-    risk.add_argument("--risk", type=_amount, metavar="AMOUNT", help="loss at the stop, in settle currency")
-    risk.add_argument("--risk-pct", type=_amount, metavar="PCT", help="loss at the stop, %% of equity")
-    p.add_argument("--leverage", type=_amount, metavar="L", help="default: risk.default_leverage")
+    risk.add_argument(
+        "--risk",
+        type=cli_args.risk,
+        metavar="AMOUNT|PCT%",
+        help="loss at the stop: an amount in settle currency (150) or a percentage of equity (1%%)",
+    )
+    risk.add_argument(
+        "--risk-pct", type=cli_args.percent, metavar="PCT", help="loss at the stop, %% of equity"
+    )
+    p.add_argument("--leverage", type=cli_args.amount, metavar="L", help="default: risk.default_leverage")
     p.add_argument("--json", action="store_true", help="machine-readable output (stable keys)")
     _add_config(p)
 
@@ -77,10 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--scenario", default="calm", metavar="NAME|FILE", help="calm, crash, grind, squeeze or a TOML file"
     )
-    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--port", type=cli_args.port, default=8765)
     p.add_argument(
         "--speed",
-        type=_amount,
+        type=cli_args.amount,
         default=None,
         help="simulated seconds per wall second (default: the scenario's)",
     )
@@ -105,23 +112,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", default=".", help="where to write guardbot-demo.db and .png")
     p.add_argument("--fast", action="store_true", help="short run (CI)")
     return parser
-
-
-def _number(kind: str, positive: bool) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text.replace(",", "").rstrip("%"))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number for {kind} (got {text!r})") from None
-        if positive and not value > 0:
-            raise argparse.ArgumentTypeError(f"{kind} must be greater than 0 (got {text})")
-        return value
-
-    return parse
-
-
-_price = _number("a price", positive=True)
-_amount = _number("an amount", positive=True)
 
 
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

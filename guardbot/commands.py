@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from guardbot.cli_args import output_dir, output_file
 from guardbot.domain import AccountSnapshot, Side
 from guardbot.errors import UserError
 from guardbot.operator.sizing import TradeRequest, resolve_symbol, size_from_snapshot, snapshot_correlation
@@ -104,8 +105,8 @@ def size(args: argparse.Namespace) -> int:
         side=Side(args.side),
         stop=args.stop,
         entry=args.entry,
-        risk_amount=args.risk,
-        risk_pct=args.risk_pct,
+        risk_amount=args.risk.amount if args.risk else None,
+        risk_pct=args.risk.pct if args.risk else args.risk_pct,
         leverage=args.leverage,
     )
     result = size_from_snapshot(snapshot, settings, trade)
@@ -136,12 +137,16 @@ def snapshot(args: argparse.Namespace) -> int:
     from guardbot.exchange import fetch_snapshot_for
     from guardbot.snapshot_file import snapshot_to_dict
 
+    out = output_file(args.out, "--out") if args.out else None  # before any exchange call
     settings = _settings(args)
     account = settings.account(args.account)
     snap = asyncio.run(fetch_snapshot_for(account.name, settings))
     text = dumps(snapshot_to_dict(snap))
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    if out is not None:
+        try:
+            out.write_text(text + "\n", encoding="utf-8")
+        except OSError as err:
+            raise UserError(f"--out {args.out}: cannot write: {err.strerror or err}") from None
         print(
             f"wrote {args.out}: {len(snap.positions)} position(s), wallet {snap.wallet_balance:,.2f}",
             file=sys.stderr,
@@ -159,8 +164,9 @@ def sim(args: argparse.Namespace) -> int:
             asyncio.run(serve(args.scenario, args.port, args.speed, print))
     except ValueError as err:  # ScenarioError: a bad scenario file or speed, one line
         raise UserError(str(err)) from None
-    except OSError as err:
-        raise UserError(f"cannot listen on 127.0.0.1:{args.port}: {err.strerror}") from None
+    except (OSError, OverflowError) as err:
+        why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise UserError(f"cannot listen on 127.0.0.1:{args.port}: {why}") from None
     return 0
 
 
@@ -215,7 +221,8 @@ def demo(args: argparse.Namespace) -> int:
     from guardbot.demo import run_demo
     from guardbot.render import demo_table
 
-    result = asyncio.run(run_demo(Path(args.out), fast=args.fast))
+    out = output_dir(args.out, "--out")  # before the emulator starts
+    result = asyncio.run(run_demo(out, fast=args.fast))
     c = console()
     c.print()
     c.print(demo_table(result))

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from telegram import Update
@@ -17,7 +16,7 @@ from guardbot.notify import tg_format as fmt
 from guardbot.notify.tg_base import USAGE, Context, UsageError, command
 from guardbot.notify.tg_confirm import Confirmations, Pending
 from guardbot.operator import guards as look
-from guardbot.operator import trading
+from guardbot.operator import inputs, trading
 from guardbot.operator.sizing import TradeRequest
 
 # ---------------------------------------------------------------------------- parsing (pure)
@@ -25,12 +24,9 @@ from guardbot.operator.sizing import TradeRequest
 
 def parse_number(text: str, what: str, usage: str) -> float:
     try:
-        value = float(text.replace(",", ""))
-    except ValueError:
-        raise UsageError(f"{what} must be a number, got {text!r}. Usage: {usage}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise UsageError(f"{what} must be a positive number, got {text!r}. Usage: {usage}")
-    return value
+        return inputs.parse_number(text, what)
+    except inputs.InputError as err:
+        raise UsageError(f"{err}. Usage: {usage}") from None
 
 
 def parse_trade(args: Sequence[str], usage: str) -> TradeRequest:
@@ -50,16 +46,13 @@ def parse_trade(args: Sequence[str], usage: str) -> TradeRequest:
             rest = [head]
         elif head.lower() not in ("-", "market", "mark"):
             entry = parse_number(head, "ENTRY", usage)
-    risk_amount = risk_pct = None
+    risk = inputs.Risk()
     if rest:
-        text = rest[0]
-        if text.endswith("%"):
-            risk_pct = parse_number(text[:-1], "RISK %", usage)
-            if risk_pct > 100:
-                raise UsageError(f"RISK % must be at most 100, got {text!r}. Usage: {usage}")
-        else:
-            risk_amount = parse_number(text, "RISK", usage)
-    return TradeRequest(symbol, side, stop, entry, risk_amount, risk_pct)
+        try:
+            risk = inputs.parse_risk(rest[0], "RISK")
+        except inputs.InputError as err:
+            raise UsageError(f"{err}. Usage: {usage}") from None
+    return TradeRequest(symbol, side, stop, entry, risk.amount, risk.pct)
 
 
 class TradingCommands(Confirmations):

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "guardbot"
-FRONT_ENDS = ("guardbot.cli", "guardbot.commands", "guardbot.daemon", "guardbot.notify")
+FRONT_ENDS = ("guardbot.cli", "guardbot.cli_args", "guardbot.commands", "guardbot.daemon", "guardbot.notify")
 
 
 def _module_name(path: Path) -> str:
