@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from guardbot import __version__, cli_args
 from guardbot.errors import one_line_errors
+from guardbot.redaction import redact
 
 EXIT_USAGE = 2
 
@@ -144,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args, parser)
     except one_line_errors() as err:
         # file errors already start with the file's name, as `config.toml: risk.x: ...`
-        print(str(err) if hasattr(err, "problems") else f"guardbot: {err}", file=sys.stderr)
+        text = str(err) if hasattr(err, "problems") else f"guardbot: {err}"
+        print(redact(text), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

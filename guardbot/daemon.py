@@ -31,6 +31,7 @@ from guardbot.errors import UserError
 from guardbot.exchange.session import AccountSession, open_account
 from guardbot.guard import GuardLimits
 from guardbot.notify import Alert, ConsoleNotifier, Notifier
+from guardbot.redaction import redact
 from guardbot.risk.correlation import correlation_report
 from guardbot.store import Journal
 
@@ -50,8 +51,22 @@ class JsonFormatter(logging.Formatter):
         )
 
 
+class RedactFilter(logging.Filter):
+    """No signed request URL reaches a log line (ccxt's errors carry them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:  # a traceback's last line quotes the error
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
 def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -133,10 +133,10 @@ class TradingCommands(Confirmations):
         if rest:
             raise UsageError(f"unexpected {' '.join(rest)!r}. Usage: {USAGE['resume']}")
         st = guard.state
-        if not trading.resumable(st):
-            await self.reply(
-                update, f"<b>{fmt.esc(guard.name)}</b>: nothing to resume ({st.trading_state.value})"
-            )
+        refused = trading.resume_refusal(guard)
+        if refused is not None:  # refuse first: no Confirm button for what would be refused anyway
+            mark = "" if not trading.resumable(st) else "❌ "
+            await self.reply(update, f"{mark}<b>{fmt.esc(guard.name)}</b>: {fmt.esc(refused)}")
             return
         now = int(guard.clock())
         what = fmt.state_text(st, now)

@@ -36,6 +36,21 @@ def resumable(state: GuardState) -> bool:
     return state.locked or state.paused or state.trading_state is TradingState.HALTED
 
 
+def resume_refusal(guard: AccountGuard) -> str | None:
+    """Why a resume would be refused now (nothing to resume, a cool-down not over), or None.
+
+    Both front ends ask this before asking for a confirmation: a refusal comes first, not after the
+    user pressed Confirm (or typed yes)."""
+    st = guard.state
+    if not resumable(st):
+        return f"nothing to resume ({st.trading_state.value})"
+    if st.locked or st.trading_state is TradingState.HALTED:
+        ok, why, _ = resume(st, int(guard.clock()), guard.limits)
+        if not ok:
+            return why
+    return None
+
+
 async def resume_entries(guard: AccountGuard) -> tuple[bool, str]:
     """Lift a pause, or unlock a halt once its cool-down has passed. (done, why)"""
     async with guard.lock:
@@ -112,7 +127,9 @@ class Flattened:
 
 
 async def flatten(host: GuardHost, guard: AccountGuard, *, episode: str) -> Flattened:
-    """Close every position with reduce-only market orders, as held now (a fresh cycle runs first)."""
+    """Close every position with reduce-only market orders, as held now (a fresh cycle runs first),
+    then run one more cycle, so that the journal, /status, /positions and /chart show the book as
+    it is after the flatten rather than the snapshot taken just before it."""
     await host.check_now(guard.name)  # act on what the account holds now, not a minute ago
     async with guard.lock:
         last = guard.last
@@ -125,4 +142,6 @@ async def flatten(host: GuardHost, guard: AccountGuard, *, episode: str) -> Flat
                     pos.symbol, pos.side, pos.contracts, rule="manual_flatten", episode=episode
                 )
             )
+    if results:
+        await host.check_now(guard.name)
     return Flattened(True, None, tuple(results))

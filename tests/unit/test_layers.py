@@ -107,3 +107,7 @@ def test_operator_actions_do_not_import_a_front_end() -> None:
 def test_no_import_cycle_goes_through_a_front_end_the_operator_or_the_config() -> None:
     watched = (*FRONT_ENDS, "guardbot.operator", "guardbot.config", "guardbot.errors")
     assert [c for c in _cycles() if any(_under(m, watched) for m in c)] == []
+
+
+def test_redaction_imports_nothing_from_guardbot() -> None:
+    assert _imports("guardbot.redaction") == set()
