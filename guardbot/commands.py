@@ -121,16 +121,51 @@ def size(args: argparse.Namespace) -> int:
 
 
 def config_check(args: argparse.Namespace) -> int:
-    from guardbot.config import effective_config, render_effective_config
+    """The effective configuration on stdout; every problem on stderr, one line each (exit 2):
+    a missing secret variable is a problem, not an "OK"."""
+    from guardbot.config import ConfigError, effective_config, render_effective_config
+    from guardbot.preflight import secret_problems
 
     settings = _settings(args)
     if args.json:
         print(dumps(effective_config(settings)))
     else:
         print(render_effective_config(settings))
-        where = settings.source or "defaults (no config file found)"
-        print(f"# OK: {where}, {len(settings.accounts)} account(s)", file=sys.stderr)
+    problems = secret_problems(settings)
+    notes: list[str] = []
+    if args.online and not problems:
+        online_problems, notes = asyncio.run(_read_accounts(settings))
+        problems += online_problems
+    if problems:
+        raise ConfigError(problems)
+    for note in notes:
+        print(f"# {note}", file=sys.stderr)
+    where = settings.source or "defaults (no config file found)"
+    checked = ", each account read once" if args.online and settings.accounts else ""
+    print(f"# OK: {where}, {len(settings.accounts)} account(s), secrets present{checked}", file=sys.stderr)
     return 0
+
+
+async def _read_accounts(settings: Settings) -> tuple[list[str], list[str]]:
+    """`config check --online`: connect to each account and read it once, concurrently."""
+    from guardbot.exchange.session import open_account
+    from guardbot.preflight import read_once
+
+    async def one(name: str) -> tuple[list[str], list[str]]:
+        async with open_account(name, settings, rate_limit=False) as session:  # one read, no throttle
+            check = await read_once(session)
+        if check.unreachable:
+            return [f"{name}: cannot read the account: {check.unreachable}"], []
+        snap = check.snapshot
+        seen = (
+            f"{name}: read: {len(snap.positions)} position(s), wallet {snap.wallet_balance:,.2f}"
+            if snap
+            else ""
+        )
+        return list(check.problems), [seen] if seen and not check.problems else []
+
+    results = await asyncio.gather(*(one(a.name) for a in settings.accounts))
+    return [p for r in results for p in r[0]], [n for r in results for n in r[1]]
 
 
 def snapshot(args: argparse.Namespace) -> int:
@@ -156,12 +191,48 @@ def snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def guard_it_lines(base_url: str, api_key: str, secret: str, speed: float) -> list[str]:
+    """What to paste to guard the emulator's account with `guardbot run`, at the emulator's pace."""
+    interval = round(10.0 / speed, 3)
+    pace = (
+        ""
+        if speed == 1
+        else f"   # {speed:g}x: the guard still sees the market every 10 simulated seconds, as live"
+    )
+    return [
+        "guard it with guardbot: paste these lines into another terminal",
+        f"export SIM_API_KEY={api_key} SIM_API_SECRET={secret}",
+        "cat > sim.toml <<'EOF'",
+        '[[accounts]]\nname = "sim"\nexchange = "binanceusdm"',
+        f'base_url = "{base_url}"\ndry_run = false',
+        'api_key_env = "SIM_API_KEY"\napi_secret_env = "SIM_API_SECRET"',
+        f"[schedule]\ninterval_s = {interval:g}{pace}",
+        "EOF",
+        "guardbot run --config sim.toml",
+        "",
+    ]
+
+
 def sim(args: argparse.Namespace) -> int:
     from guardbot.sim.runner import serve
 
+    seen: dict[str, str] = {}
+
+    def out(line: str) -> None:
+        # serve() prints the account's key and secret, then the ccxt recipe: put the guardbot
+        # recipe (with that key, and an interval matched to the speed) in front of ccxt's
+        for label in ("api key:", "secret:"):
+            if line.startswith(label):
+                seen[label] = line.removeprefix(label).strip()
+        if line.startswith("guardbot sim:"):
+            seen["url"] = line.split(" at ", 1)[1].split()[0] if " at " in line else ""
+        if line.startswith("connect with ccxt:") and len(seen) == 3:
+            print("\n".join(guard_it_lines(seen["url"], seen["api key:"], seen["secret:"], args.speed)))
+        print(line, flush=True)
+
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(args.scenario, args.port, args.speed, print))
+            asyncio.run(serve(args.scenario, args.port, args.speed, out))
     except ValueError as err:  # ScenarioError: a bad scenario file or speed, one line
         raise UserError(str(err)) from None
     except (OSError, OverflowError) as err:
@@ -171,26 +242,52 @@ def sim(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from guardbot.daemon import dry_run_everywhere, setup_logging
     from guardbot.daemon import run as run_daemon
-    from guardbot.daemon import setup_logging
 
     settings = _settings(args)
+    if args.dry_run:
+        settings = dry_run_everywhere(settings)
     setup_logging(args.log_format)
     return asyncio.run(run_daemon(settings))
 
 
+def pause(args: argparse.Namespace) -> int:
+    from guardbot import commands_control
+
+    return commands_control.pause(args, _settings(args))
+
+
+def resume(args: argparse.Namespace) -> int:
+    from guardbot import commands_control
+
+    return commands_control.resume(args, _settings(args))
+
+
+def flatten(args: argparse.Namespace) -> int:
+    from guardbot import commands_control
+
+    return commands_control.flatten(args, _settings(args))
+
+
 def status(args: argparse.Namespace) -> int:
+    import time
+
     from guardbot.operator.journal import account_status
     from guardbot.render import status_table
+    from guardbot.runlock import running_daemon
 
-    rows = account_status(_settings(args))
+    settings = _settings(args)
+    rows = account_status(settings, int(time.time() * 1000))
     if args.json:
         print(dumps(rows))
         return 0
     if not rows:
         print("the journal has no snapshot yet")
         return 0
-    console().print(status_table(rows))
+    holder = running_daemon(settings.storage.path)
+    daemon = holder.describe() if holder else None
+    console().print(status_table(rows, daemon, stale_after_s=max(60.0, 3 * settings.schedule.interval_s)))
     return 0
 
 
@@ -198,7 +295,7 @@ def history(args: argparse.Namespace) -> int:
     import time
 
     from guardbot.operator.journal import account_history, parse_since
-    from guardbot.render import history_csv
+    from guardbot.render import history_csv, history_table
 
     try:
         since = parse_since(args.since)
@@ -209,11 +306,10 @@ def history(args: argparse.Namespace) -> int:
         sys.stdout.write(history_csv(rows))
     elif args.json:
         print(dumps(rows))
+    elif not rows:
+        print(f"nothing in the last {args.since}")
     else:
-        for r in rows:
-            print(f"{r['time']}  {r['account'] or '-':<12} {r['text']}")
-        if not rows:
-            print(f"nothing in the last {args.since}")
+        console().print(history_table(rows))
     return 0
 
 

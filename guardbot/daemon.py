@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -27,16 +28,20 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from guardbot.config import Settings
 from guardbot.cycle import AccountGuard
-from guardbot.errors import UserError
+from guardbot.errors import ConfigError, UserError
 from guardbot.exchange.session import AccountSession, open_account
 from guardbot.guard import GuardLimits
 from guardbot.notify import Alert, ConsoleNotifier, Notifier
+from guardbot.operator.requests import serve_pending
+from guardbot.preflight import READ_TIMEOUT_S, read_once, secret_problems
 from guardbot.redaction import redact
 from guardbot.risk.correlation import correlation_report
+from guardbot.runlock import JournalLock
 from guardbot.store import Journal
 
 log = logging.getLogger("guardbot.daemon")
 SHUTDOWN_WAIT_S = 30.0
+REQUEST_POLL_S = 1.0  # how often `guardbot pause|resume|flatten` requests are picked up
 
 
 class JsonFormatter(logging.Formatter):
@@ -130,9 +135,37 @@ def digest_text(guard: AccountGuard) -> str:
     )
 
 
+def build_guard(
+    session: AccountSession, journal: Journal, notifier: Notifier, limits: GuardLimits
+) -> AccountGuard:
+    """One account's guard on its exchange session, as `guardbot run` schedules it."""
+    return AccountGuard(
+        session.account.name,
+        session.snapshot,
+        session.gateway(),
+        journal,
+        notifier,
+        limits,
+        read_cash_flows=session.cash_flows,
+    )
+
+
+def dry_run_everywhere(settings: Settings) -> Settings:
+    """`guardbot run --dry-run`: the same settings with every account in dry-run."""
+    accounts = [a.model_copy(update={"dry_run": True}) for a in settings.accounts]
+    return settings.model_copy(update={"accounts": accounts})
+
+
 class Daemon:
-    def __init__(self, settings: Settings, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        notifier: Notifier | None = None,
+        *,
+        preflight_timeout_s: float = READ_TIMEOUT_S,
+    ) -> None:
         self.settings = settings
+        self.preflight_timeout_s = preflight_timeout_s
         self.notifier: Notifier = notifier or ConsoleNotifier()
         self.guards: list[AccountGuard] = []
         self.sessions: dict[str, AccountSession] = {}
@@ -158,6 +191,37 @@ class Daemon:
         except Exception:
             log.exception("%s: cycle crashed; the next one runs on schedule", guard.name)
 
+    async def _preflight(self) -> None:
+        """Read every account once, concurrently: a rejected key or a symbol the exchange does not
+        list stops the start with one line each; an exchange that does not answer only warns."""
+        checks = await asyncio.gather(
+            *(read_once(session, self.preflight_timeout_s) for session in self.sessions.values())
+        )
+        problems = [p for c in checks for p in c.problems]
+        if problems:
+            raise ConfigError(problems)
+        for c in checks:
+            if c.unreachable:
+                log.warning(
+                    "%s: could not read the account at start (%s); guarding it anyway",
+                    c.account,
+                    c.unreachable,
+                )
+
+    async def _serve_requests(self) -> None:
+        """`guardbot pause|resume|flatten` typed while this daemon runs (operator/requests.py)."""
+        try:
+            served = await serve_pending(self)
+        except Exception:
+            log.exception("operator requests: cannot read or apply them")
+            return
+        for row, outcome in served:
+            log.info("%s by %s: %s", row.action, row.requested_by, outcome.text.splitlines()[0])
+            level = "critical" if row.action == "flatten" else "info"
+            await self.notifier.send(
+                Alert(level, row.account, f"command:{row.action}", f"from the command line: {outcome.text}")  # type: ignore[arg-type]
+            )
+
     async def _tell_all(self, text: str, level: str = "info") -> None:
         await self.notifier.send(Alert(level, "guardbot", "daemon", text))  # type: ignore[arg-type]
 
@@ -165,32 +229,39 @@ class Daemon:
         s = self.settings
         if not s.accounts:
             raise UserError("no [[accounts]] configured: nothing to guard (see config.example.toml)")
+        missing = secret_problems(s)  # every missing variable at once, before anything starts
+        if missing:
+            raise ConfigError(missing)
         limits = GuardLimits.from_config(s.guard, s.risk)
         async with AsyncExitStack() as stack:
+            run_lock = JournalLock(s.storage.path, "guardbot run")
+            run_lock.acquire()  # one daemon per journal; the OS releases it if we crash
+            stack.callback(run_lock.release)
             journal = self.journal = await Journal.open(s.storage.path)
             stack.push_async_callback(journal.close)
+            for account in s.accounts:
+                self.sessions[account.name] = await stack.enter_async_context(open_account(account.name, s))
+            await self._preflight()
             if s.telegram.enabled:  # alerts and commands on Telegram, in this loop, until shutdown
                 from guardbot.notify.telegram import telegram_bot
 
                 self.notifier = await stack.enter_async_context(telegram_bot(self))
             for account in s.accounts:
-                session = await stack.enter_async_context(open_account(account.name, s))
-                self.sessions[account.name] = session
-                guard = AccountGuard(
-                    account.name,
-                    session.snapshot,
-                    session.gateway(),
-                    journal,
-                    self.notifier,
-                    limits,
-                    read_cash_flows=session.cash_flows,
-                )
+                guard = build_guard(self.sessions[account.name], journal, self.notifier, limits)
                 await guard.start()
                 self.guards.append(guard)
                 mode = "DRY-RUN" if account.dry_run else "LIVE ORDERS"
                 log.info(
                     "guarding %s on %s (%s, %s)", account.name, account.exchange, account.environment, mode
                 )
+            await journal.record_event(
+                None,
+                int(time.time() * 1000),
+                kind="start",
+                text=f"guardbot run started (pid {os.getpid()}): "
+                + ", ".join(f"{g.name} {'dry-run' if g.dry_run else 'live'}" for g in self.guards),
+                details={"pid": os.getpid(), "dry_run": {g.name: g.dry_run for g in self.guards}},
+            )
 
             sched = AsyncIOScheduler(
                 timezone=dt.UTC,
@@ -229,6 +300,13 @@ class Daemon:
                 hour=0,
                 minute=17,
                 id="prune",
+            )
+            sched.add_job(
+                self._serve_requests,
+                "interval",
+                seconds=REQUEST_POLL_S,
+                next_run_time=start,
+                id="operator_requests",
             )
             sched.start()
             loop = asyncio.get_running_loop()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from guardbot.cycle import AccountGuard
 from guardbot.domain import TradingState
 from guardbot.exchange.gateway import ActionResult
+from guardbot.guard import GuardLimits
 from guardbot.guard.state import GuardState, entry_allowed, resume, set_paused
 from guardbot.operator.guards import GuardHost
 from guardbot.risk.sizing import SizingResult
@@ -36,19 +37,23 @@ def resumable(state: GuardState) -> bool:
     return state.locked or state.paused or state.trading_state is TradingState.HALTED
 
 
-def resume_refusal(guard: AccountGuard) -> str | None:
-    """Why a resume would be refused now (nothing to resume, a cool-down not over), or None.
+def resume_refusal_of(st: GuardState, now_ms: int, limits: GuardLimits) -> str | None:
+    """Why a resume of an account in state `st` would be refused now (nothing to resume, a
+    cool-down not over), or None.
 
-    Both front ends ask this before asking for a confirmation: a refusal comes first, not after the
-    user pressed Confirm (or typed yes)."""
-    st = guard.state
+    Both front ends ask this before anything else: a refusal comes first, not after the user
+    pressed Confirm."""
     if not resumable(st):
         return f"nothing to resume ({st.trading_state.value})"
     if st.locked or st.trading_state is TradingState.HALTED:
-        ok, why, _ = resume(st, int(guard.clock()), guard.limits)
+        ok, why, _ = resume(st, now_ms, limits)
         if not ok:
             return why
     return None
+
+
+def resume_refusal(guard: AccountGuard) -> str | None:
+    return resume_refusal_of(guard.state, int(guard.clock()), guard.limits)
 
 
 async def resume_entries(guard: AccountGuard) -> tuple[bool, str]:

@@ -24,7 +24,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from sqlite_utils import Database
 
-from guardbot.store import queries, writes
+from guardbot.store import queries, requests, writes
 from guardbot.store.schema import JournalError, connect_reader, connect_writer
 
 P = ParamSpec("P")
@@ -222,6 +222,11 @@ class Journal:
     history = _AsyncOp(queries.history)
     equity_series = _AsyncOp(queries.equity_series)
     actions_for = _AsyncOp(queries.actions_for)
+    # operator requests (the CLI asking the daemon)
+    add_operator_request = _AsyncOp(requests.add_operator_request)
+    move_operator_request = _AsyncOp(requests.move_operator_request)
+    operator_request = _AsyncOp(requests.operator_request)
+    pending_operator_requests = _AsyncOp(requests.pending_operator_requests)
 
     record_snapshot_sync = _SyncOp(writes.record_snapshot)
     record_decision_sync = _SyncOp(writes.record_decision)
@@ -242,6 +247,10 @@ class Journal:
     history_sync = _SyncOp(queries.history)
     equity_series_sync = _SyncOp(queries.equity_series)
     actions_for_sync = _SyncOp(queries.actions_for)
+    add_operator_request_sync = _SyncOp(requests.add_operator_request)
+    move_operator_request_sync = _SyncOp(requests.move_operator_request)
+    operator_request_sync = _SyncOp(requests.operator_request)
+    pending_operator_requests_sync = _SyncOp(requests.pending_operator_requests)
 
 
 class JournalReader:
@@ -281,3 +290,4 @@ class JournalReader:
     action_by_client_id = _ReadOp(queries.action_by_client_id)
     load_guard_state = _ReadOp(queries.load_guard_state)
     last_alert = _ReadOp(queries.last_alert)
+    last_event = _ReadOp(queries.last_event)

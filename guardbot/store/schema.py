@@ -161,11 +161,30 @@ def _v3_order_state(db: Database) -> None:
     db.execute("ALTER TABLE actions ADD COLUMN order_state TEXT")
 
 
+def _v4_operator_requests(db: Database) -> None:
+    # `guardbot pause|resume|flatten` asking a running daemon (guardbot/store/requests.py).
+    db.execute(
+        """CREATE TABLE operator_requests (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            status TEXT NOT NULL,
+            result TEXT,
+            done_ts INTEGER,
+            details TEXT NOT NULL DEFAULT '{}'
+        )"""
+    )
+    db.execute("CREATE INDEX idx_operator_requests_status ON operator_requests(status)")
+
+
 # Index i holds the step from version i to i+1. Append only; never edit a released step.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _v1_core_tables,
     _v2_events_and_indices,
     _v3_order_state,
+    _v4_operator_requests,
 )
 CURRENT_VERSION = len(MIGRATIONS)
 

@@ -38,6 +38,17 @@ class Ran:
             assert fragment in self.err, (fragment, self.err)
         return self.err_lines[0]
 
+    def fails_with(self, *fragments: str) -> str:
+        """Like `one_line_error` for commands that talk first (a question, "asking the daemon"):
+        the error is the last stderr line, and the only one that starts with "guardbot:"."""
+        assert self.code == 2, (self.code, self.out, self.err)
+        assert "Traceback" not in self.err, self.err
+        errors = [line for line in self.err_lines if line.startswith("guardbot")]
+        assert errors == self.err_lines[-1:], self.err
+        for fragment in fragments:
+            assert fragment in errors[0], (fragment, self.err)
+        return errors[0]
+
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDBOT_")}
