@@ -313,15 +313,75 @@ def history(args: argparse.Namespace) -> int:
     return 0
 
 
+class _LiveConsole:
+    """Event lines as they come, plus a status line that keeps moving: rewritten in place on a
+    terminal, printed at most every few seconds otherwise (a log still shows progress)."""
+
+    EVERY_S = 5.0
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.last = 0.0
+        self.pending = False
+
+    def out(self, line: str) -> None:
+        import time
+
+        prefix = "\r\x1b[2K" if self.tty and self.pending else ""
+        print(prefix + line, flush=True)
+        self.pending, self.last = False, time.monotonic()
+
+    def status(self, line: str) -> None:
+        import time
+
+        if self.tty:
+            print("\r\x1b[2K" + line, end="", flush=True)
+            self.pending = True
+        elif time.monotonic() - self.last >= self.EVERY_S:
+            self.out(line)
+
+    def done(self) -> None:
+        if self.pending:
+            print("\r\x1b[2K", end="", flush=True)
+            self.pending = False
+
+
+def guardbot_command() -> str:
+    """How to run this same guardbot again from the user's shell, as typed: `guardbot` when that is
+    on PATH, else the path this one was started by (`.venv/bin/guardbot` after `make demo`)."""
+    import os
+    import shlex
+    import shutil
+
+    here = Path(sys.argv[0])
+    if here.name != "guardbot":  # python -m guardbot.cli
+        return f"{shlex.quote(sys.executable)} -m guardbot.cli"
+    found = shutil.which("guardbot")
+    if found and Path(found).resolve() == here.resolve():
+        return "guardbot"
+    shown = str(here) if here.is_absolute() or os.sep in str(here) else str(here.resolve())
+    return shlex.quote(shown)
+
+
 def demo(args: argparse.Namespace) -> int:
+    import shlex
+
     from guardbot.demo import run_demo
     from guardbot.render import demo_table
 
     out = output_dir(args.out, "--out")  # before the emulator starts
-    result = asyncio.run(run_demo(out, fast=args.fast))
+    live = _LiveConsole()
+    try:
+        result = asyncio.run(run_demo(out, fast=args.fast, out=live.out, status=live.status))
+    finally:
+        live.done()
     c = console()
     c.print()
     c.print(demo_table(result))
     c.print(f"journal: {result.journal}   chart: {result.chart or 'not written (matplotlib missing)'}")
-    c.print(f"why it acted: GUARDBOT_STORAGE__PATH={result.journal} guardbot history --since 30d")
+    journal = shlex.quote(str(result.journal))
+    c.print(
+        f"what it did and why: GUARDBOT_STORAGE__PATH={journal} {guardbot_command()} history --since 30d",
+        markup=False,
+    )
     return 0

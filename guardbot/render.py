@@ -391,10 +391,13 @@ def demo_table(result: DemoResult) -> Table:
     t.add_column("unguarded", justify="right")
     t.add_row("Final equity", money(g.final_equity, "USDT"), money(u.final_equity, "USDT"))
     t.add_row("Max drawdown", pct(g.max_drawdown_pct), pct(u.max_drawdown_pct))
-    t.add_row(
-        "Liquidated",
-        "[red]yes[/]" if g.liquidated else "[green]no[/]",
-        "[red]yes[/]" if u.liquidated else "[green]no[/]",
-    )
+
+    def liquidated(r: Any) -> str:
+        if not r.liquidated:
+            return "[green]no[/]"
+        t = int(r.liquidated_at_s) if r.liquidated_at_s is not None else None
+        return "[red]yes[/]" + (f" [red]at +{t // 60:02d}:{t % 60:02d}[/]" if t is not None else "")
+
+    t.add_row("Liquidated", liquidated(g), liquidated(u))
     t.add_row("guardbot actions", str(g.actions), "-")
     return t
