@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from guardbot import __version__, cli_args
-from guardbot.errors import one_line_errors
+from guardbot.errors import is_one_line
 from guardbot.redaction import redact
 
 EXIT_USAGE = 2
@@ -238,16 +238,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _dispatch(args, parser)
-    except one_line_errors() as err:
-        # file errors already start with the file's name, as `config.toml: risk.x: ...`
-        text = str(err) if hasattr(err, "problems") else f"guardbot: {err}"
-        print(redact(text), file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `guardbot history | head`
         sys.stderr.close()
         return 0
+    except Exception as err:
+        if not is_one_line(err):
+            raise
+        # file errors already start with the file's name, as `config.toml: risk.x: ...`
+        text = str(err) if hasattr(err, "problems") else f"guardbot: {err}"
+        print(redact(text), file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

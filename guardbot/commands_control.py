@@ -16,9 +16,9 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from guardbot.config import Settings
-from guardbot.cycle import AccountGuard
 from guardbot.errors import UserError
 from guardbot.guard import GuardLimits
 from guardbot.guard.state import GuardState
@@ -27,6 +27,9 @@ from guardbot.operator.trading import resume_refusal_of
 from guardbot.runlock import AlreadyRunning, Holder, JournalLock
 from guardbot.store import Journal, JournalReader
 from guardbot.store.requests import RequestAction, RequestStatus
+
+if TYPE_CHECKING:  # the exchange layer (ccxt, slow to import) loads only when this process acts itself
+    from guardbot.cycle import AccountGuard
 
 DAEMON = "guardbot run"
 POLL_S = 0.2

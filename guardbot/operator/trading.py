@@ -8,14 +8,17 @@ client ids, its dry-run gate, its journal rows. Journaling who asked is the fron
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from guardbot.cycle import AccountGuard
 from guardbot.domain import TradingState
-from guardbot.exchange.gateway import ActionResult
 from guardbot.guard import GuardLimits
 from guardbot.guard.state import GuardState, entry_allowed, resume, set_paused
-from guardbot.operator.guards import GuardHost
-from guardbot.risk.sizing import SizingResult
+
+if TYPE_CHECKING:  # types only: the CLI's refusal check must not load the exchange layer (ccxt)
+    from guardbot.cycle import AccountGuard
+    from guardbot.exchange.gateway import ActionResult
+    from guardbot.operator.guards import GuardHost
+    from guardbot.risk.sizing import SizingResult
 
 
 async def _save_now(guard: AccountGuard) -> None:

@@ -221,8 +221,8 @@ async def test_resume_with_a_daemon_refuses_first_from_its_saved_state(
     sim: SimServer, acct: SimAccount, home: Path
 ) -> None:
     env = keys(acct)
+    save_state(home, locked_minutes_ago=5)  # the daemon starts from it, and saves it every cycle
     async with daemon(home, env):
-        save_state(home, locked_minutes_ago=5)  # as the daemon would have saved it
         ran = await aguardbot("resume", "--account", "main", cwd=home, env=env)
         ran.one_line_error("main: resume refused: cool-down has 55 min left")
     assert "asking the running daemon" not in ran.err
