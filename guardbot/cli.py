@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("snapshot", metavar="SNAPSHOT", help="snapshot JSON file")
     p.add_argument("--symbol", required=True, help="e.g. SOL/USDT:USDT (or just SOL)")
-    p.add_argument("--side", required=True, choices=["long", "short"])
+    p.add_argument("--side", required=True, choices=["long", "short"], help="the side of the new position")
     p.add_argument("--stop", required=True, type=cli_args.price, metavar="PRICE", help="the stop's price")
     p.add_argument("--entry", type=cli_args.price, metavar="PRICE", help="default: the mark price")
     risk = p.add_mutually_exclusive_group()

@@ -32,6 +32,7 @@ from guardbot.errors import ConfigError, UserError
 from guardbot.exchange.session import AccountSession, open_account
 from guardbot.guard import GuardLimits
 from guardbot.notify import Alert, ConsoleNotifier, Notifier
+from guardbot.notify.base import Level
 from guardbot.operator.requests import serve_pending
 from guardbot.preflight import READ_TIMEOUT_S, read_once, secret_problems
 from guardbot.redaction import redact
@@ -217,10 +218,22 @@ class Daemon:
             return
         for row, outcome in served:
             log.info("%s by %s: %s", row.action, row.requested_by, outcome.text.splitlines()[0])
-            level = "critical" if row.action == "flatten" else "info"
-            await self.notifier.send(
-                Alert(level, row.account, f"command:{row.action}", f"from the command line: {outcome.text}")  # type: ignore[arg-type]
-            )
+            # everyone watching the chat learns that someone acted from a shell (journaled first)
+            level: Level = "critical" if row.action == "flatten" else "info"
+            key, text = f"command:{row.action}", f"from the command line: {outcome.text}"
+            try:
+                alert_id = (
+                    await self.journal.record_alert(
+                        row.account, int(time.time() * 1000), level=level, key=key, text=text
+                    )
+                    if self.journal is not None
+                    else None
+                )
+                delivered = await self.notifier.send(Alert(level, row.account, key, text, alert_id=alert_id))
+                if alert_id is not None and self.journal is not None:
+                    await self.journal.update_alert_delivery(alert_id, delivered)
+            except Exception:
+                log.exception("operator requests: cannot tell about request %s", row.id)
 
     async def _tell_all(self, text: str, level: str = "info") -> None:
         await self.notifier.send(Alert(level, "guardbot", "daemon", text))  # type: ignore[arg-type]

@@ -156,6 +156,14 @@ async def test_pause_flatten_resume_reach_the_running_daemon(
 
     with JournalReader(home / "journal.sqlite") as r:
         commands = [h.row.text for h in r.history(0, kinds=["event"]) if h.row.kind == "command"]
+        told = [h.row for h in r.history(0, kinds=["alert"]) if h.row.key.startswith("command:")]
+    # and the chat (here: the console) was told, journaled like every alert
+    assert [(a.key, a.level, a.delivered) for a in told] == [
+        ("command:pause", "info", "console"),
+        ("command:flatten", "critical", "console"),
+        ("command:resume", "info", "console"),
+    ]
+    assert told[0].text.startswith("from the command line: main: entries paused")
     assert [c.split(" by ")[0] for c in commands] == ["pause", "flatten", "resume"]
     assert all(" by guardbot CLI (user " in c for c in commands)
 
