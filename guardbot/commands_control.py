@@ -176,7 +176,8 @@ def _wait(journal: Journal, request_id: int, timeout_s: float) -> tuple[RequestS
             "(is it stuck? see its log)"
         )
     return RequestStatus.FAILED, (
-        f"the daemon is still working on it after {timeout_s:g}s; `guardbot history` will show the outcome"
+        f"the daemon took the request but has not finished it after {timeout_s:g}s (is the account's "
+        "exchange answering?); it will finish it, and `guardbot history` will show the outcome"
     )
 
 

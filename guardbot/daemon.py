@@ -33,12 +33,13 @@ from guardbot.exchange.session import AccountSession, open_account
 from guardbot.guard import GuardLimits
 from guardbot.notify import Alert, ConsoleNotifier, Notifier
 from guardbot.notify.base import Level
-from guardbot.operator.requests import serve_pending
+from guardbot.operator.requests import Outcome, RequestServer
 from guardbot.preflight import READ_TIMEOUT_S, read_once, secret_problems
 from guardbot.redaction import redact
 from guardbot.risk.correlation import correlation_report
 from guardbot.runlock import JournalLock
 from guardbot.store import Journal
+from guardbot.store.requests import OperatorRequestRow
 
 log = logging.getLogger("guardbot.daemon")
 SHUTDOWN_WAIT_S = 30.0
@@ -173,6 +174,7 @@ class Daemon:
         self.stop_event = asyncio.Event()
         self.scheduler: AsyncIOScheduler | None = None
         self.journal: Journal | None = None
+        self.requests = RequestServer(self, self._tell_request)  # `guardbot pause|resume|flatten`
 
     def guard(self, name: str) -> AccountGuard:
         for g in self.guards:
@@ -209,31 +211,27 @@ class Daemon:
                     c.unreachable,
                 )
 
-    async def _serve_requests(self) -> None:
-        """`guardbot pause|resume|flatten` typed while this daemon runs (operator/requests.py)."""
+    async def _tell_request(self, row: OperatorRequestRow, outcome: Outcome) -> None:
+        """Everyone watching the chat learns that someone acted from a shell (journaled first)."""
+        log.info("%s by %s: %s", row.action, row.requested_by, outcome.text.splitlines()[0])
+        level: Level = "critical" if row.action == "flatten" else "info"
+        key, text = f"command:{row.action}", f"from the command line: {outcome.text}"
         try:
-            served = await serve_pending(self)
+            alert_id = None
+            if self.journal is not None:
+                now = int(time.time() * 1000)
+                alert_id = await self.journal.record_alert(row.account, now, level=level, key=key, text=text)
+            delivered = await self.notifier.send(Alert(level, row.account, key, text, alert_id=alert_id))
+            if alert_id is not None and self.journal is not None:
+                await self.journal.update_alert_delivery(alert_id, delivered)
         except Exception:
-            log.exception("operator requests: cannot read or apply them")
-            return
-        for row, outcome in served:
-            log.info("%s by %s: %s", row.action, row.requested_by, outcome.text.splitlines()[0])
-            # everyone watching the chat learns that someone acted from a shell (journaled first)
-            level: Level = "critical" if row.action == "flatten" else "info"
-            key, text = f"command:{row.action}", f"from the command line: {outcome.text}"
-            try:
-                alert_id = (
-                    await self.journal.record_alert(
-                        row.account, int(time.time() * 1000), level=level, key=key, text=text
-                    )
-                    if self.journal is not None
-                    else None
-                )
-                delivered = await self.notifier.send(Alert(level, row.account, key, text, alert_id=alert_id))
-                if alert_id is not None and self.journal is not None:
-                    await self.journal.update_alert_delivery(alert_id, delivered)
-            except Exception:
-                log.exception("operator requests: cannot tell about request %s", row.id)
+            log.exception("operator requests: cannot tell about request %s", row.id)
+
+    async def _serve_requests(self) -> None:
+        try:
+            await self.requests.poll()
+        except Exception:
+            log.exception("operator requests: cannot read them")
 
     async def _tell_all(self, text: str, level: str = "info") -> None:
         await self.notifier.send(Alert(level, "guardbot", "daemon", text))  # type: ignore[arg-type]
@@ -357,6 +355,7 @@ class Daemon:
             await asyncio.wait_for(drain(), SHUTDOWN_WAIT_S)
         except TimeoutError:
             log.warning("a cycle did not finish within %.0fs; stopping anyway", SHUTDOWN_WAIT_S)
+        await self.requests.stop(SHUTDOWN_WAIT_S)
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         log.info("stopped")

@@ -11,11 +11,15 @@ The same code applies a request whether a daemon is running or not:
 
 Either way the actions are those of Telegram's /pause, /resume and /flatten (operator/trading.py),
 and each one is journaled as a `command` event that /history and `guardbot history` show.
+A request the daemon claimed is finished even if the requester stopped waiting (it says so); a
+daemon that stops in the middle marks it failed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,14 +117,49 @@ async def serve(host: GuardHost, journal: Journal, row: OperatorRequestRow, now_
     return outcome
 
 
-async def serve_pending(host: GuardHost) -> list[tuple[OperatorRequestRow, Outcome]]:
-    """Apply every pending request (the daemon calls this about once a second)."""
-    journal = journal_of(host)
-    if journal is None or journal.closed:
-        return []
-    out = []
-    for row in await journal.pending_operator_requests():
-        outcome = await serve(host, journal, row, int(time.time() * 1000))
+Tell = Callable[[OperatorRequestRow, Outcome], Awaitable[None]]
+
+
+class RequestServer:
+    """The daemon's side: pending requests applied one at a time per account, accounts
+    independently, so a guard stuck on an unanswering exchange holds up only its own requests."""
+
+    def __init__(self, host: GuardHost, tell: Tell) -> None:
+        self.host = host
+        self.tell = tell
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    async def poll(self) -> None:
+        """Start what is pending (the daemon calls this about once a second)."""
+        journal = journal_of(self.host)
+        if journal is None or journal.closed:
+            return
+        for row in await journal.pending_operator_requests():
+            busy = self._running.get(row.account)
+            if busy is None or busy.done():  # the next one of this account waits for this one
+                self._running[row.account] = asyncio.create_task(self._serve(journal, row))
+
+    async def _serve(self, journal: Journal, row: OperatorRequestRow) -> None:
+        try:
+            outcome = await serve(self.host, journal, row, int(time.time() * 1000))
+        except asyncio.CancelledError:
+            await journal.move_operator_request(
+                row.id,
+                to=RequestStatus.FAILED,
+                only_from=RequestStatus.WORKING,
+                result="the daemon stopped before it finished; check the account",
+                done_ts=int(time.time() * 1000),
+            )
+            raise
         if outcome is not None:
-            out.append((row, outcome))
-    return out
+            await self.tell(row, outcome)
+
+    async def stop(self, timeout_s: float) -> None:
+        """Let requests in progress finish (bounded), then cancel the rest (marked failed)."""
+        tasks = [t for t in self._running.values() if not t.done()]
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=timeout_s)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
