@@ -332,10 +332,12 @@ class _LiveConsole:
         self.pending, self.last = False, time.monotonic()
 
     def status(self, line: str) -> None:
+        import shutil
         import time
 
-        if self.tty:
-            print("\r\x1b[2K" + line, end="", flush=True)
+        if self.tty:  # cut to the terminal's width: a wrapped line could not be rewritten in place
+            width = shutil.get_terminal_size((100, 20)).columns - 1
+            print("\r\x1b[2K" + line[:width], end="", flush=True)
             self.pending = True
         elif time.monotonic() - self.last >= self.EVERY_S:
             self.out(line)
