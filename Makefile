@@ -1,19 +1,30 @@
 # Two entry points: `make demo` and `make test`. Both create .venv when it is missing.
+# `make demo` installs guardbot and what it needs to run; `make test` adds the dev tools
+# (pytest, ruff, mypy, hypothesis). pip shows what it downloads and installs as it goes.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+DEV     := $(VENV)/.installed-dev
 
 .PHONY: test demo lint bench chaos clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "guardbot needs Python >= 3.11, found " + sys.version.split()[0])'
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+	@echo "creating $(VENV) ..."
+	$(PYTHON) -m venv $(VENV)
 
-lint: $(STAMP)
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	@echo "installing guardbot and its runtime dependencies into $(VENV) (the first time takes a minute or two) ..."
+	$(BIN)/python -m pip install --progress-bar on --disable-pip-version-check -e .
+	@touch $@
+
+$(DEV): $(RUNTIME) pyproject.toml
+	@echo "installing the dev tools (pytest, ruff, mypy, hypothesis) into $(VENV) ..."
+	$(BIN)/python -m pip install --progress-bar on --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+lint: $(DEV)
 	$(BIN)/ruff check guardbot strategies tests bench
 	$(BIN)/ruff format --check guardbot strategies tests bench
 	$(BIN)/mypy guardbot strategies
@@ -21,10 +32,10 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -q
 
-demo: $(STAMP)
+demo: $(RUNTIME)
 	$(BIN)/guardbot demo
 
-bench: $(STAMP)
+bench: $(RUNTIME)
 	$(BIN)/python -m bench.run
 
 # The long fault-injection run (make test runs 2 short ones); its tally goes to bench/results/.

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from guardbot.cli_args import output_dir, output_file
 from guardbot.domain import AccountSnapshot, Side
 from guardbot.errors import UserError
 from guardbot.operator.sizing import TradeRequest, resolve_symbol, size_from_snapshot, snapshot_correlation
@@ -104,8 +105,8 @@ def size(args: argparse.Namespace) -> int:
         side=Side(args.side),
         stop=args.stop,
         entry=args.entry,
-        risk_amount=args.risk,
-        risk_pct=args.risk_pct,
+        risk_amount=args.risk.amount if args.risk else None,
+        risk_pct=args.risk.pct if args.risk else args.risk_pct,
         leverage=args.leverage,
     )
     result = size_from_snapshot(snapshot, settings, trade)
@@ -120,28 +121,67 @@ def size(args: argparse.Namespace) -> int:
 
 
 def config_check(args: argparse.Namespace) -> int:
-    from guardbot.config import effective_config, render_effective_config
+    """The effective configuration on stdout; every problem on stderr, one line each (exit 2):
+    a missing secret variable is a problem, not an "OK"."""
+    from guardbot.config import ConfigError, effective_config, render_effective_config
+    from guardbot.preflight import secret_problems
 
     settings = _settings(args)
     if args.json:
         print(dumps(effective_config(settings)))
     else:
         print(render_effective_config(settings))
-        where = settings.source or "defaults (no config file found)"
-        print(f"# OK: {where}, {len(settings.accounts)} account(s)", file=sys.stderr)
+    problems = secret_problems(settings)
+    notes: list[str] = []
+    if args.online and not problems:
+        online_problems, notes = asyncio.run(_read_accounts(settings))
+        problems += online_problems
+    if problems:
+        raise ConfigError(problems)
+    for note in notes:
+        print(f"# {note}", file=sys.stderr)
+    where = settings.source or "defaults (no config file found)"
+    checked = ", each account read once" if args.online and settings.accounts else ""
+    print(f"# OK: {where}, {len(settings.accounts)} account(s), secrets present{checked}", file=sys.stderr)
     return 0
+
+
+async def _read_accounts(settings: Settings) -> tuple[list[str], list[str]]:
+    """`config check --online`: connect to each account and read it once, concurrently."""
+    from guardbot.exchange.session import open_account
+    from guardbot.preflight import read_once
+
+    async def one(name: str) -> tuple[list[str], list[str]]:
+        async with open_account(name, settings, rate_limit=False) as session:  # one read, no throttle
+            check = await read_once(session)
+        if check.unreachable:
+            return [f"{name}: cannot read the account: {check.unreachable}"], []
+        snap = check.snapshot
+        seen = (
+            f"{name}: read: {len(snap.positions)} position(s), wallet {snap.wallet_balance:,.2f}"
+            if snap
+            else ""
+        )
+        return list(check.problems), [seen] if seen and not check.problems else []
+
+    results = await asyncio.gather(*(one(a.name) for a in settings.accounts))
+    return [p for r in results for p in r[0]], [n for r in results for n in r[1]]
 
 
 def snapshot(args: argparse.Namespace) -> int:
     from guardbot.exchange import fetch_snapshot_for
     from guardbot.snapshot_file import snapshot_to_dict
 
+    out = output_file(args.out, "--out") if args.out else None  # before any exchange call
     settings = _settings(args)
     account = settings.account(args.account)
     snap = asyncio.run(fetch_snapshot_for(account.name, settings))
     text = dumps(snapshot_to_dict(snap))
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    if out is not None:
+        try:
+            out.write_text(text + "\n", encoding="utf-8")
+        except OSError as err:
+            raise UserError(f"--out {args.out}: cannot write: {err.strerror or err}") from None
         print(
             f"wrote {args.out}: {len(snap.positions)} position(s), wallet {snap.wallet_balance:,.2f}",
             file=sys.stderr,
@@ -151,40 +191,103 @@ def snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def guard_it_lines(base_url: str, api_key: str, secret: str, speed: float) -> list[str]:
+    """What to paste to guard the emulator's account with `guardbot run`, at the emulator's pace."""
+    interval = round(10.0 / speed, 3)
+    pace = (
+        ""
+        if speed == 1
+        else f"   # {speed:g}x: the guard still sees the market every 10 simulated seconds, as live"
+    )
+    return [
+        "guard it with guardbot: paste these lines into another terminal",
+        f"export SIM_API_KEY={api_key} SIM_API_SECRET={secret}",
+        "cat > sim.toml <<'EOF'",
+        '[[accounts]]\nname = "sim"\nexchange = "binanceusdm"',
+        f'base_url = "{base_url}"\ndry_run = false',
+        'api_key_env = "SIM_API_KEY"\napi_secret_env = "SIM_API_SECRET"',
+        f"[schedule]\ninterval_s = {interval:g}{pace}",
+        "EOF",
+        "guardbot run --config sim.toml",
+        "",
+    ]
+
+
 def sim(args: argparse.Namespace) -> int:
     from guardbot.sim.runner import serve
 
+    seen: dict[str, str] = {}
+
+    def out(line: str) -> None:
+        # serve() prints the account's key and secret, then the ccxt recipe: put the guardbot
+        # recipe (with that key, and an interval matched to the speed) in front of ccxt's
+        for label in ("api key:", "secret:"):
+            if line.startswith(label):
+                seen[label] = line.removeprefix(label).strip()
+        if line.startswith("guardbot sim:"):
+            seen["url"] = line.split(" at ", 1)[1].split()[0] if " at " in line else ""
+        if line.startswith("connect with ccxt:") and len(seen) == 3:
+            print("\n".join(guard_it_lines(seen["url"], seen["api key:"], seen["secret:"], args.speed)))
+        print(line, flush=True)
+
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(args.scenario, args.port, args.speed, print))
+            asyncio.run(serve(args.scenario, args.port, args.speed, out))
     except ValueError as err:  # ScenarioError: a bad scenario file or speed, one line
         raise UserError(str(err)) from None
-    except OSError as err:
-        raise UserError(f"cannot listen on 127.0.0.1:{args.port}: {err.strerror}") from None
+    except (OSError, OverflowError) as err:
+        why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise UserError(f"cannot listen on 127.0.0.1:{args.port}: {why}") from None
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
+    from guardbot.daemon import dry_run_everywhere, setup_logging
     from guardbot.daemon import run as run_daemon
-    from guardbot.daemon import setup_logging
 
     settings = _settings(args)
+    if args.dry_run:
+        settings = dry_run_everywhere(settings)
     setup_logging(args.log_format)
     return asyncio.run(run_daemon(settings))
 
 
+def pause(args: argparse.Namespace) -> int:
+    from guardbot import commands_control
+
+    return commands_control.pause(args, _settings(args))
+
+
+def resume(args: argparse.Namespace) -> int:
+    from guardbot import commands_control
+
+    return commands_control.resume(args, _settings(args))
+
+
+def flatten(args: argparse.Namespace) -> int:
+    from guardbot import commands_control
+
+    return commands_control.flatten(args, _settings(args))
+
+
 def status(args: argparse.Namespace) -> int:
+    import time
+
     from guardbot.operator.journal import account_status
     from guardbot.render import status_table
+    from guardbot.runlock import running_daemon
 
-    rows = account_status(_settings(args))
+    settings = _settings(args)
+    rows = account_status(settings, int(time.time() * 1000))
     if args.json:
         print(dumps(rows))
         return 0
     if not rows:
         print("the journal has no snapshot yet")
         return 0
-    console().print(status_table(rows))
+    holder = running_daemon(settings.storage.path)
+    daemon = holder.describe() if holder else None
+    console().print(status_table(rows, daemon, stale_after_s=max(60.0, 3 * settings.schedule.interval_s)))
     return 0
 
 
@@ -192,7 +295,7 @@ def history(args: argparse.Namespace) -> int:
     import time
 
     from guardbot.operator.journal import account_history, parse_since
-    from guardbot.render import history_csv
+    from guardbot.render import history_csv, history_table
 
     try:
         since = parse_since(args.since)
@@ -203,24 +306,86 @@ def history(args: argparse.Namespace) -> int:
         sys.stdout.write(history_csv(rows))
     elif args.json:
         print(dumps(rows))
+    elif not rows:
+        print(f"nothing in the last {args.since}")
     else:
-        for r in rows:
-            print(f"{r['time']}  {r['account'] or '-':<12} {r['text']}")
-        if not rows:
-            print(f"nothing in the last {args.since}")
+        console().print(history_table(rows))
     return 0
 
 
+class _LiveConsole:
+    """Event lines as they come, plus a status line that keeps moving: rewritten in place on a
+    terminal, printed at most every few seconds otherwise (a log still shows progress)."""
+
+    EVERY_S = 5.0
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.last = 0.0
+        self.pending = False
+
+    def out(self, line: str) -> None:
+        import time
+
+        prefix = "\r\x1b[2K" if self.tty and self.pending else ""
+        print(prefix + line, flush=True)
+        self.pending, self.last = False, time.monotonic()
+
+    def status(self, line: str) -> None:
+        import shutil
+        import time
+
+        if self.tty:  # cut to the terminal's width: a wrapped line could not be rewritten in place
+            width = shutil.get_terminal_size((100, 20)).columns - 1
+            print("\r\x1b[2K" + line[:width], end="", flush=True)
+            self.pending = True
+        elif time.monotonic() - self.last >= self.EVERY_S:
+            self.out(line)
+
+    def done(self) -> None:
+        if self.pending:
+            print("\r\x1b[2K", end="", flush=True)
+            self.pending = False
+
+
+def guardbot_command() -> str:
+    """How to run this same guardbot again from the user's shell, as typed: `guardbot` when that is
+    on PATH, else the path this one was started by (`.venv/bin/guardbot` after `make demo`)."""
+    import os
+    import shlex
+    import shutil
+
+    here = Path(sys.argv[0])
+    if here.name != "guardbot":  # python -m guardbot.cli
+        return f"{shlex.quote(sys.executable)} -m guardbot.cli"
+    found = shutil.which("guardbot")
+    if found and Path(found).resolve() == here.resolve():
+        return "guardbot"
+    shown = str(here) if here.is_absolute() or os.sep in str(here) else str(here.resolve())
+    return shlex.quote(shown)
+
+
 def demo(args: argparse.Namespace) -> int:
+    import shlex
+
     from guardbot.demo import run_demo
     from guardbot.render import demo_table
 
-    result = asyncio.run(run_demo(Path(args.out), fast=args.fast))
+    out = output_dir(args.out, "--out")  # before the emulator starts
+    live = _LiveConsole()
+    try:
+        result = asyncio.run(run_demo(out, fast=args.fast, out=live.out, status=live.status))
+    finally:
+        live.done()
     c = console()
     c.print()
     c.print(demo_table(result))
     c.print(f"journal: {result.journal}   chart: {result.chart or 'not written (matplotlib missing)'}")
-    c.print(f"why it acted: GUARDBOT_STORAGE__PATH={result.journal} guardbot history --since 30d")
+    journal = shlex.quote(str(result.journal))
+    c.print(
+        f"what it did and why: GUARDBOT_STORAGE__PATH={journal} {guardbot_command()} history --since 30d",
+        markup=False,
+    )
     return 0
 
 

@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -29,18 +30,25 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from guardbot.config import Settings
 from guardbot.cycle import AccountGuard
-from guardbot.errors import UserError
+from guardbot.errors import ConfigError, UserError
 from guardbot.exchange.session import AccountSession, open_account
 from guardbot.guard import GuardLimits
 from guardbot.intents.desk import EntryDesk
 from guardbot.notify import Alert, ConsoleNotifier, Notifier
+from guardbot.notify.base import Level
+from guardbot.operator.requests import Outcome, RequestServer
+from guardbot.preflight import READ_TIMEOUT_S, read_once, secret_problems
+from guardbot.redaction import redact
 from guardbot.risk.correlation import correlation_report
+from guardbot.runlock import JournalLock
 from guardbot.store import Journal
+from guardbot.store.requests import OperatorRequestRow
 from guardbot.strategies_runtime.service import EntryService
 
 log = logging.getLogger("guardbot.daemon")
 SHUTDOWN_WAIT_S = 30.0
 SPREAD_WINDOW_S = 10.0  # accounts' cycles are spread over this much (or the interval, if shorter)
+REQUEST_POLL_S = 1.0  # how often `guardbot pause|resume|flatten` requests are picked up
 
 
 class JsonFormatter(logging.Formatter):
@@ -60,8 +68,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data)
 
 
+class RedactFilter(logging.Filter):
+    """No signed request URL reaches a log line (ccxt's errors carry them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:  # a traceback's last line quotes the error
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
 def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
@@ -125,9 +147,38 @@ def digest_text(guard: AccountGuard) -> str:
     )
 
 
+def build_guard(
+    session: AccountSession, journal: Journal, notifier: Notifier, limits: GuardLimits
+) -> AccountGuard:
+    """One account's guard on its exchange session, as `guardbot run` schedules it."""
+    return AccountGuard(
+        session.account.name,
+        session.snapshot,
+        session.gateway(),
+        journal,
+        notifier,
+        dataclasses.replace(limits, ignore_symbols=frozenset(session.account.ignore_symbols)),
+        read_cash_flows=session.cash_flows,
+        read_forced_closes=session.forced_closes,
+    )
+
+
+def dry_run_everywhere(settings: Settings) -> Settings:
+    """`guardbot run --dry-run`: the same settings with every account in dry-run."""
+    accounts = [a.model_copy(update={"dry_run": True}) for a in settings.accounts]
+    return settings.model_copy(update={"accounts": accounts})
+
+
 class Daemon:
-    def __init__(self, settings: Settings, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        notifier: Notifier | None = None,
+        *,
+        preflight_timeout_s: float = READ_TIMEOUT_S,
+    ) -> None:
         self.settings = settings
+        self.preflight_timeout_s = preflight_timeout_s
         self.notifier: Notifier = notifier or ConsoleNotifier()
         self.guards: list[AccountGuard] = []
         self.sessions: dict[str, AccountSession] = {}
@@ -136,6 +187,7 @@ class Daemon:
         self.journal: Journal | None = None
         self.entries: EntryService | None = None  # entry desks, strategies and the webhook
         self.desks: dict[str, EntryDesk] = {}
+        self.requests = RequestServer(self, self._tell_request)  # `guardbot pause|resume|flatten`
 
     def guard(self, name: str) -> AccountGuard:
         for g in self.guards:
@@ -158,6 +210,45 @@ class Daemon:
             log.info("%s: cycle interrupted by shutdown", guard.name)
         except Exception:
             log.exception("%s: cycle crashed; the next one runs on schedule", guard.name)
+
+    async def _preflight(self) -> None:
+        """Read every account once, concurrently: a rejected key or a symbol the exchange does not
+        list stops the start with one line each; an exchange that does not answer only warns."""
+        checks = await asyncio.gather(
+            *(read_once(session, self.preflight_timeout_s) for session in self.sessions.values())
+        )
+        problems = [p for c in checks for p in c.problems]
+        if problems:
+            raise ConfigError(problems)
+        for c in checks:
+            if c.unreachable:
+                log.warning(
+                    "%s: could not read the account at start (%s); guarding it anyway",
+                    c.account,
+                    c.unreachable,
+                )
+
+    async def _tell_request(self, row: OperatorRequestRow, outcome: Outcome) -> None:
+        """Everyone watching the chat learns that someone acted from a shell (journaled first)."""
+        log.info("%s by %s: %s", row.action, row.requested_by, outcome.text.splitlines()[0])
+        level: Level = "critical" if row.action == "flatten" else "info"
+        key, text = f"command:{row.action}", f"from the command line: {outcome.text}"
+        try:
+            alert_id = None
+            if self.journal is not None:
+                now = int(time.time() * 1000)
+                alert_id = await self.journal.record_alert(row.account, now, level=level, key=key, text=text)
+            delivered = await self.notifier.send(Alert(level, row.account, key, text, alert_id=alert_id))
+            if alert_id is not None and self.journal is not None:
+                await self.journal.update_alert_delivery(alert_id, delivered)
+        except Exception:
+            log.exception("operator requests: cannot tell about request %s", row.id)
+
+    async def _serve_requests(self) -> None:
+        try:
+            await self.requests.poll()
+        except Exception:
+            log.exception("operator requests: cannot read them")
 
     async def _tell_all(self, text: str, level: str = "info") -> None:
         await self.notifier.send(Alert(level, "guardbot", "daemon", text))  # type: ignore[arg-type]
@@ -201,33 +292,40 @@ class Daemon:
         return False
 
     async def _start(self, stack: AsyncExitStack) -> None:
-        """Open the journal (and Telegram), then each account: its client, its guard, a
-        reconciliation of what a previous run left open."""
+        """Take the journal's run lock and open it, open each account and read it once
+        (preflight), then Telegram, each account's guard (with a reconciliation of what a previous
+        run left open) and the entry desks."""
         s = self.settings
+        missing = secret_problems(s)  # every missing variable at once, before anything starts
+        if missing:
+            raise ConfigError(missing)
         limits = GuardLimits.from_config(s.guard, s.risk)
+        run_lock = JournalLock(s.storage.path, "guardbot run")
+        run_lock.acquire()  # one daemon per journal; the OS releases it if we crash
+        stack.callback(run_lock.release)
         journal = self.journal = await Journal.open(s.storage.path)
         stack.push_async_callback(journal.close)
+        for account in s.accounts:
+            self.sessions[account.name] = await stack.enter_async_context(open_account(account.name, s))
+        await self._preflight()
         if s.telegram.enabled:  # alerts and commands on Telegram, in this loop, until shutdown
             from guardbot.notify.telegram import telegram_bot
 
             self.notifier = await stack.enter_async_context(telegram_bot(self))
         for account in s.accounts:
-            session = await stack.enter_async_context(open_account(account.name, s))
-            self.sessions[account.name] = session
-            guard = AccountGuard(
-                account.name,
-                session.snapshot,
-                session.gateway(),
-                journal,
-                self.notifier,
-                dataclasses.replace(limits, ignore_symbols=frozenset(account.ignore_symbols)),
-                read_cash_flows=session.cash_flows,
-                read_forced_closes=session.forced_closes,
-            )
+            guard = build_guard(self.sessions[account.name], journal, self.notifier, limits)
             await guard.start()
             self.guards.append(guard)
             mode = "DRY-RUN" if account.dry_run else "LIVE ORDERS"
             log.info("guarding %s on %s (%s, %s)", account.name, account.exchange, account.environment, mode)
+        await journal.record_event(
+            None,
+            int(time.time() * 1000),
+            kind="start",
+            text=f"guardbot run started (pid {os.getpid()}): "
+            + ", ".join(f"{g.name} {'dry-run' if g.dry_run else 'live'}" for g in self.guards),
+            details={"pid": os.getpid(), "dry_run": {g.name: g.dry_run for g in self.guards}},
+        )
         # every new trade's one path; a strategy that cannot start is said once, the guard runs on
         self.entries = EntryService(s, self.guards, self.sessions, journal, self.notifier)
         self.desks = self.entries.desks
@@ -286,6 +384,13 @@ class Daemon:
             minute=17,
             id="prune",
         )
+        sched.add_job(
+            self._serve_requests,
+            "interval",
+            seconds=REQUEST_POLL_S,
+            next_run_time=start,
+            id="operator_requests",
+        )
         if self.entries is not None:
             self.entries.schedule(sched)
         sched.start()
@@ -325,6 +430,7 @@ class Daemon:
             await asyncio.wait_for(drain(), SHUTDOWN_WAIT_S)
         except TimeoutError:
             log.warning("a cycle did not finish within %.0fs; stopping anyway", SHUTDOWN_WAIT_S)
+        await self.requests.stop(SHUTDOWN_WAIT_S)
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         log.info("stopped")

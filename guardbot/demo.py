@@ -11,7 +11,7 @@ import asyncio
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -19,6 +19,8 @@ from pydantic import SecretStr
 from guardbot.config import AccountConfig, Credentials, GuardConfig, RiskConfig
 from guardbot.config.schema import ActionsConfig
 from guardbot.cycle import AccountGuard
+from guardbot.demo_story import Market, Notes, intro, live_line
+from guardbot.demo_story import pace as story_pace
 from guardbot.exchange.cache import TiersCache
 from guardbot.exchange.client import make_client
 from guardbot.exchange.gateway import RetryPolicy
@@ -47,6 +49,7 @@ class AccountResult:
     liquidated: bool
     actions: int
     history: list[tuple[int, float, float]]
+    liquidated_at_s: float | None = None  # simulated second of the liquidation
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class DemoResult:
     journal: Path
     chart: Path | None
     sim_seconds: float
+    guard_actions: list[tuple[float, str]] = field(default_factory=list)  # (sim second, label)
 
 
 def _max_drawdown(history: list[tuple[int, float, float]]) -> float:
@@ -114,7 +118,9 @@ def _credentials(engine: SimExchange, acct: SimAccount) -> Credentials:
     return Credentials(api_key=SecretStr(acct.api_key), secret=SecretStr(acct.secret))
 
 
-def _result(engine: SimExchange, name: str, api_key: str, actions: int) -> AccountResult:
+def _result(
+    engine: SimExchange, name: str, api_key: str, actions: int, liquidated_at: float | None = None
+) -> AccountResult:
     acct = engine.account(api_key)
     history = list(acct.history)
     return AccountResult(
@@ -124,6 +130,7 @@ def _result(engine: SimExchange, name: str, api_key: str, actions: int) -> Accou
         liquidated=any(ev.api_key == api_key for ev in engine.liquidations),
         actions=actions,
         history=history,
+        liquidated_at_s=liquidated_at,
     )
 
 
@@ -134,14 +141,15 @@ async def run_demo(
     out: Callable[[str], None] = print,
     pace_s: float | None = None,
     exchange: str = "binanceusdm",
+    status: Callable[[str], None] | None = None,
 ) -> DemoResult:
     """The crash demo on the emulator speaking `exchange`'s wire ("binanceusdm", "bybit", "aster"
     or "hyperliquid"): the same guard, ccxt client and margin rules a real account of that venue
-    gets."""
+    gets. `status` receives a live line (simulated time, BTC, both equities) after every cycle."""
     scenario = load_scenario("crash")
     duration = 1_200.0 if fast else float(scenario.duration_s or 3_600)
-    # about a minute of wall time for the full replay; no pacing in fast mode (CI)
-    pace = pace_s if pace_s is not None else (0.0 if fast else 60.0 / (duration / CYCLE_S))
+    # about half a minute of wall time for the full replay, slower through the crash; no pacing
+    # in fast mode (CI)
     engine = SimExchange(seed=scenario.seed, slippage_bps=5.0, exchange=exchange)
     engine.use_scenario(scenario)
     guarded = engine.create_account(WALLET, name="guarded")
@@ -181,61 +189,42 @@ async def run_demo(
         read_forced_closes=session.forced_closes,
     )
     out(f"{exchange} emulator at {base_url}: scenario '{scenario.name}' ({scenario.description})")
-    out(
-        "the guarded account lets guardbot cut on drawdown and leverage too ([guard.actions] "
-        'drawdown = "reduce", leverage = "reduce"); by default those only alert'
-    )
-    out(
-        f"two accounts, {WALLET:,.0f} {settle} each, {BOOK_LEVERAGE}x book: "
-        + ", ".join(f"{s.removesuffix('USDT')} long" for s, _ in BOOK)
-        + "; stops only on BTC and ETH. guardbot guards 'guarded'; 'unguarded' is left alone.\n"
-    )
+    book = [s.removesuffix("USDT") for s, _ in BOOK]
+    for line in intro(GuardConfig(actions=DEMO_ACTIONS), book, BOOK_LEVERAGE, WALLET, settle):
+        out(line)
+    names = {guarded.api_key: "guarded", unguarded.api_key: "unguarded"}
+    market = Market(engine, names, out)
+    notes = Notes(limits.drawdown_flatten_pct, limits.confirm_readings, out)
     actions = 0
     try:
         await guard.start()
-        t0 = time.monotonic()
+        wall = time.monotonic()
         while engine.t_s < duration:
+            t_s = engine.t_s
             outcome = await guard.cycle()
             actions += sum(1 for a in outcome.actions if a.ok)
+            notes.after_cycle(t_s, outcome)
             engine.advance(CYCLE_S)
-            if pace:
-                await asyncio.sleep(max(0.0, pace - (time.monotonic() - t0) % pace))
+            market.catch_up()
+            if status is not None:
+                status(live_line(engine, names, market.liquidated_at))
+            wait = pace_s if pace_s is not None else 0.0 if fast else story_pace(t_s)
+            if wait:
+                wall += wait
+                await asyncio.sleep(max(0.0, wall - time.monotonic()))
     finally:
         await journal.close()
         await session.close()
         await server.stop()
 
-    result_g = _result(engine, "guarded", guarded.api_key, actions)
-    result_u = _result(engine, "unguarded", unguarded.api_key, 0)
-    chart = out_dir / "guardbot-demo.png"
+    at = market.liquidated_at
+    result_g = _result(engine, "guarded", guarded.api_key, actions, at.get("guarded"))
+    result_u = _result(engine, "unguarded", unguarded.api_key, 0, at.get("unguarded"))
+    chart: Path | None = out_dir / "guardbot-demo.png"
     try:
-        _chart(result_g, result_u, chart)
+        from guardbot.demo_chart import demo_chart
+
+        demo_chart(result_g, result_u, notes.actions, chart)  # type: ignore[arg-type]
     except ImportError:  # matplotlib is a dependency, but keep the demo useful without it
-        chart = None  # type: ignore[assignment]
-    return DemoResult(result_g, result_u, db_path, chart, engine.t_s)
-
-
-def _chart(g: AccountResult, u: AccountResult, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
-    for res, colour in ((g, "tab:green"), (u, "tab:red")):
-        t0 = res.history[0][0]
-        minutes = [(t - t0) / 60_000 for t, _, _ in res.history]
-        ax1.plot(minutes, [e for _, e, _ in res.history], color=colour, label=res.name)
-        ax2.plot(minutes, [min(mr, 1.2) * 100 for _, _, mr in res.history], color=colour, label=res.name)
-    ax1.set_ylabel("equity (USDT)")
-    ax1.set_title("guardbot demo: the same book through a crash, guarded and not")
-    ax1.legend()
-    ax1.grid(alpha=0.3)
-    ax2.axhline(100, color="black", linestyle="--", linewidth=1)
-    ax2.text(0, 102, "liquidation", fontsize=8)
-    ax2.set_ylabel("margin ratio (%)")
-    ax2.set_xlabel("simulated minutes")
-    ax2.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        chart = None
+    return DemoResult(result_g, result_u, db_path, chart, engine.t_s, notes.actions)

@@ -7,6 +7,7 @@ layer can raise these without importing a front end.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Sequence
 
 
@@ -53,3 +54,26 @@ def one_line_errors() -> tuple[type[BaseException], ...]:
         SnapshotError,
         ExchangeSetupError,
     )
+
+
+# Where the other one-line errors live (module -> class names), for `is_one_line`.
+_ELSEWHERE = {
+    "guardbot.exchange.errors": ("ExchangeSetupError", "SnapshotError"),
+    "guardbot.risk.margin": ("MissingTiersError",),
+    "guardbot.risk.sizing": ("SizingError",),
+    "guardbot.snapshot_file": ("SnapshotFileError",),
+    "guardbot.store.schema": ("JournalError",),
+}
+
+
+def is_one_line(exc: BaseException) -> bool:
+    """`isinstance(exc, one_line_errors())` without importing anything: an error class whose module
+    was never imported cannot have been raised. (The CLI's error boundary uses this, so a typo does
+    not cost the second it takes to import ccxt.)"""
+    if isinstance(exc, UserError | ConfigError):
+        return True
+    for module, names in _ELSEWHERE.items():
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(exc, tuple(getattr(loaded, n) for n in names)):
+            return True
+    return False

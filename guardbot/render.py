@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from guardbot.domain import base_asset
@@ -209,12 +210,32 @@ def kv_table(title: str, rows: Mapping[str, str]) -> Table:
     return t
 
 
-def status_table(rows: list[dict[str, Any]]) -> Table:
-    """`guardbot status`: one row per account, from `operator.journal.status_rows`."""
-    t = Table(title="guardbot status (latest snapshot per account)")
+HEALTH_STYLE = {"ok": "green", "warn": "yellow", "danger": "bold red"}
+STATE_STYLE = {"ACTIVE": "green", "REDUCING": "bold yellow", "HALTED": "bold red"}
+
+
+def age(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds}s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+
+
+def status_table(rows: list[dict[str, Any]], daemon: str | None, stale_after_s: float) -> Table:
+    """`guardbot status`: one row per account, from `operator.journal.status_rows`. The account's
+    colour is its health (worst of state, margin ratio, drawdown); HALTED and REDUCING stand out;
+    a snapshot older than `stale_after_s` is flagged, since nothing is watching the account then."""
+    title = "guardbot status: " + (
+        f"daemon running ({daemon})" if daemon else "[bold red]no daemon running[/]"
+    )
+    t = Table(title=title)
     for col in (
         "Account",
-        "Time (UTC)",
+        "Mode",
+        "Last snapshot",
         "Equity",
         "Margin ratio",
         "Leverage",
@@ -222,23 +243,56 @@ def status_table(rows: list[dict[str, Any]]) -> Table:
         "Positions",
         "State",
     ):
-        t.add_column(col)
+        t.add_column(
+            col,
+            justify="right"
+            if col in ("Equity", "Margin ratio", "Leverage", "Drawdown", "Positions")
+            else "left",
+        )
     for r in rows:
         mr = r["margin_ratio"]
-        state = (
-            r["state"]
-            + (f" ({r['lock_reason']})" if r["lock_reason"] else "")
-            + (" paused" if r["paused"] else "")
-        )
+        state = f"[{STATE_STYLE.get(r['state'], 'default')}]{r['state']}[/]"
+        reason = str(r["lock_reason"] or "").split(" (")[0]  # "drawdown 34.2% ≥ flatten 20%"
+        state += f" ({reason})" if reason else ""
+        state += " [yellow]paused[/]" if r["paused"] else ""
+        mode = {True: "dry-run", False: "[bold]LIVE[/]", None: "-"}[r["dry_run"]]
+        when = f"{r['time']} ({age(r['age_s'])})"
+        if r["age_s"] > stale_after_s:
+            when = f"[yellow]{when} stale[/]"
         t.add_row(
-            r["account"],
-            r["time"],
+            f"[{HEALTH_STYLE[r['health']]}]● {r['account']}[/]",
+            mode,
+            when,
             f"{r['equity']:,.2f}",
             "∞" if mr is None else f"{mr:.2%}",
             "-" if r["effective_leverage"] is None else f"{r['effective_leverage']:.2f}x",
             pct(r["drawdown_pct"]),
             str(r["positions"]),
             state,
+        )
+    return t
+
+
+KIND_STYLE = {
+    "decision": "cyan",
+    "action": "magenta",
+    "transition": "bold",
+    "alert": "yellow",
+    "event": "dim",
+}
+
+
+def history_table(rows: list[dict[str, Any]]) -> Table:
+    """`guardbot history`: one row per journal line, oldest first."""
+    t = Table(title=f"guardbot history: {len(rows)} line(s), oldest first", show_lines=False)
+    t.add_column("Time (UTC)", no_wrap=True)
+    t.add_column("Account", no_wrap=True)
+    t.add_column("Kind", no_wrap=True)
+    t.add_column("What", overflow="fold")
+    for r in rows:
+        kind = r["kind"]
+        t.add_row(
+            r["time"], r["account"] or "-", f"[{KIND_STYLE.get(kind, 'default')}]{kind}[/]", escape(r["text"])
         )
     return t
 
@@ -342,10 +396,13 @@ def demo_table(result: DemoResult) -> Table:
     t.add_column("unguarded", justify="right")
     t.add_row("Final equity", money(g.final_equity, "USDT"), money(u.final_equity, "USDT"))
     t.add_row("Max drawdown", pct(g.max_drawdown_pct), pct(u.max_drawdown_pct))
-    t.add_row(
-        "Liquidated",
-        "[red]yes[/]" if g.liquidated else "[green]no[/]",
-        "[red]yes[/]" if u.liquidated else "[green]no[/]",
-    )
+
+    def liquidated(r: Any) -> str:
+        if not r.liquidated:
+            return "[green]no[/]"
+        t = int(r.liquidated_at_s) if r.liquidated_at_s is not None else None
+        return "[red]yes[/]" + (f" [red]at +{t // 60:02d}:{t % 60:02d}[/]" if t is not None else "")
+
+    t.add_row("Liquidated", liquidated(g), liquidated(u))
     t.add_row("guardbot actions", str(g.actions), "-")
     return t

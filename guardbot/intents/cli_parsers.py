@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from typing import Any
 
 
 def _positive(what: str) -> Callable[[str], float]:
@@ -42,18 +41,26 @@ def _take_profit(text: str) -> object:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def add_parser(sub: Any, add_config: Callable[..., None]) -> None:
+Command = Callable[[str, str, str], argparse.ArgumentParser]  # (name, help, example) -> parser
+
+
+def add_parser(command: Command, add_config: Callable[..., None]) -> None:
     """Add `open` to the `guardbot` command's subparsers."""
-    p = sub.add_parser(
+    p = command(
         "open",
-        help="open a trade sized from its stop: entry, its reduce-only stop, optional take-profits",
-        description="Size a trade from its stop and the risk, check it against the account's limits, "
-        "show it, and after confirmation send the entry with its reduce-only stop (and take-profits).",
+        "open a trade sized from its stop: entry, its reduce-only stop, optional take-profits",
+        "guardbot open main BTC long --stop 93100 --risk 200 --tp 99000:0.5",
     )
     p.add_argument("account", metavar="ACCOUNT", help="account name from the config")
     p.add_argument("symbol", metavar="SYMBOL", help="e.g. BTC/USDT:USDT, or just BTC")
     p.add_argument("side", metavar="SIDE", choices=["long", "short", "buy", "sell"], help="long or short")
-    p.add_argument("--stop", required=True, type=_positive("the stop"), metavar="PRICE")
+    p.add_argument(
+        "--stop",
+        required=True,
+        type=_positive("the stop"),
+        metavar="PRICE",
+        help="the stop-loss price: the trade is sized so that a fill there loses the risk",
+    )
     p.add_argument(
         "--entry", type=_positive("the entry"), metavar="PRICE", help="a limit entry (default: market)"
     )
@@ -80,9 +87,19 @@ def run(args: argparse.Namespace) -> int:
     return open_from_args(args)
 
 
-def add_strategies_parser(sub: Any, add_config: Callable[..., None]) -> None:
-    p = sub.add_parser("strategies", help="strategies: running, paused (and why); pause or resume one")
-    p.add_argument("action", nargs="?", choices=["list", "pause", "resume"], default="list")
+def add_strategies_parser(command: Command, add_config: Callable[..., None]) -> None:
+    p = command(
+        "strategies",
+        "strategies: running, paused (and why); pause or resume one",
+        "guardbot strategies pause breakout",
+    )
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=["list", "pause", "resume"],
+        default="list",
+        help="list (the default), pause NAME or resume NAME",
+    )
     p.add_argument("name", nargs="?", metavar="NAME", help="the strategy to pause or resume")
     p.add_argument("--json", action="store_true", help="machine-readable output (stable keys)")
     add_config(p)

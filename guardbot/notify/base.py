@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from guardbot.redaction import redact
+
 Level = Literal["info", "warning", "critical"]
 Delivery = Literal["sent", "failed", "console", "pending"]
 
@@ -21,7 +23,7 @@ class Alert:
     def render(self) -> str:
         mark = {"info": "ℹ", "warning": "⚠", "critical": "🚨"}[self.level]
         dry = " [DRY-RUN]" if self.dry_run else ""
-        return f"{mark} {self.account}{dry}: {self.text}"
+        return f"{mark} {self.account}{dry}: {redact(self.text)}"
 
 
 class Notifier(Protocol):

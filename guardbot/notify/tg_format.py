@@ -17,6 +17,8 @@ from guardbot.execution import describe_action
 from guardbot.guard.state import GuardState
 from guardbot.notify.base import Alert
 from guardbot.operator.guards import AccountStatus
+from guardbot.operator.health import Levels, health
+from guardbot.redaction import redact
 from guardbot.risk.account import AccountFigures
 from guardbot.risk.exposure import ExposureReport
 from guardbot.risk.sizing import SizingResult
@@ -78,7 +80,9 @@ def iso(ts_ms: int) -> str:
 
 
 def clip(text: str, limit: int = MAX_MESSAGE) -> str:
-    """Cut at a line boundary (our tags never span lines) so the HTML stays balanced."""
+    """The message as sent: exchange URLs and signatures stripped (`redact`), then cut at a line
+    boundary (our tags never span lines) so the HTML stays balanced. Every reply and alert passes here."""
+    text = redact(text)
     if len(text) <= limit:
         return text
     out: list[str] = []
@@ -111,6 +115,9 @@ def alert_html(alert: Alert, held: int = 0) -> str:
 # ---------------------------------------------------------------------------- status
 
 
+HEALTH_MARK = {"ok": "🟢", "warn": "🟡", "danger": "🔴"}
+
+
 def ratio_mark(margin_ratio: float, warn: float, reduce: float) -> str:
     """🟢 below the warn level, 🟡 up to the reduce level, 🔴 beyond (or equity <= 0)."""
     if not math.isfinite(margin_ratio) or margin_ratio >= reduce:
@@ -132,28 +139,28 @@ def state_text(state: GuardState, now_ms: int) -> str:
     return text
 
 
-def status_html(views: Sequence[AccountStatus], warn: float, reduce: float, now_ms: int) -> str:
+def status_html(views: Sequence[AccountStatus], levels: Levels, now_ms: int) -> str:
+    """Each account: one dot for the worst of its state, margin ratio and drawdown (operator.health),
+    the last good figures (also when the latest cycle failed, which gets its own line)."""
     lines = ["<b>guardbot status</b>"]
     for v in views:
-        dry = f" · {DRY_RUN}" if v.dry_run else ""
-        f = v.figures
-        if f is None:
+        dry = f" · {DRY_RUN}" if v.dry_run else " · LIVE"
+        seen = v.seen
+        if seen is None:
             why = f": {esc(v.error)}" if v.error else ""
             lines.append(f"⚫ <b>{esc(v.name)}</b> {state_text(v.state, now_ms)}{dry}")
             lines.append(f"   no snapshot yet{why}")
             continue
-        hwm = v.state.high_water_mark
-        dd = max(0.0, (hwm - f.equity) / hwm) if hwm else 0.0
-        mark = ratio_mark(f.margin_ratio, warn, reduce)
+        dd = v.drawdown_pct
+        mark = HEALTH_MARK[health(v.state.trading_state.value, seen.margin_ratio, dd, levels)]
         lines.append(f"{mark} <b>{esc(v.name)}</b> {state_text(v.state, now_ms)}{dry}")
         lines.append(
-            f"   equity {money(f.equity)} {esc(v.ccy)} · margin ratio {pct(f.margin_ratio)}"
-            f" · drawdown {pct(dd)} · lev {_lev(f.effective_leverage)}"
+            f"   equity {money(seen.equity)} {esc(v.ccy)} · margin ratio {pct(seen.margin_ratio)}"
+            f" · drawdown {pct((dd or 0.0) / 100)} · lev {_lev(seen.effective_leverage)}"
         )
-        when = f" · {ago(now_ms, v.ts)}" if v.ts else ""
-        lines.append(f"   {len(f.positions)} position(s){when}")
+        lines.append(f"   {seen.positions} position(s) · {ago(now_ms, seen.ts)}")
         if v.error:
-            lines.append(f"   last cycle failed: {esc(v.error)}")
+            lines.append(f"   ⚠️ last cycle failed: {esc(v.error)}; the figures above are the last good ones")
     return clip("\n".join(lines))
 
 

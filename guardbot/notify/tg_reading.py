@@ -11,6 +11,7 @@ from guardbot.errors import NotReady
 from guardbot.notify import tg_format as fmt
 from guardbot.notify.tg_base import USAGE, CommandBase, Context, UsageError, command
 from guardbot.operator import guards as look
+from guardbot.operator.health import Levels
 from guardbot.operator.journal import parse_since, recent_history
 
 HISTORY_DEFAULT, HISTORY_MAX = 15, 50
@@ -29,10 +30,9 @@ class ReadingCommands(CommandBase):
                 raise UsageError(
                     f"unknown account {unknown[0]!r}; accounts: {', '.join(names)}. Usage: /status"
                 )
-        views = look.guard_status(self.host)
-        gc = self.host.settings.guard
+        views = await look.guard_status(self.host)
         now = int(time.time() * 1000)
-        await self.reply(update, fmt.status_html(views, gc.margin_ratio_warn, gc.margin_ratio_reduce, now))
+        await self.reply(update, fmt.status_html(views, Levels.of(self.host.settings.guard), now))
 
     @command("positions")
     async def cmd_positions(self, update: Update, context: Context) -> None:

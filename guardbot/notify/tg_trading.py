@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from telegram import Update
@@ -19,7 +18,7 @@ from guardbot.notify.tg_base import USAGE, Context, UsageError, command
 from guardbot.notify.tg_confirm import Pending
 from guardbot.notify.tg_entries import EntryCommands
 from guardbot.operator import guards as look
-from guardbot.operator import trading
+from guardbot.operator import inputs, trading
 from guardbot.operator.sizing import TradeRequest
 
 # ---------------------------------------------------------------------------- parsing (pure)
@@ -27,12 +26,9 @@ from guardbot.operator.sizing import TradeRequest
 
 def parse_number(text: str, what: str, usage: str) -> float:
     try:
-        value = float(text.replace(",", ""))
-    except ValueError:
-        raise UsageError(f"{what} must be a number, got {text!r}. Usage: {usage}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise UsageError(f"{what} must be a positive number, got {text!r}. Usage: {usage}")
-    return value
+        return inputs.parse_number(text, what)
+    except inputs.InputError as err:
+        raise UsageError(f"{err}. Usage: {usage}") from None
 
 
 def parse_trade(args: Sequence[str], usage: str) -> TradeRequest:
@@ -52,16 +48,13 @@ def parse_trade(args: Sequence[str], usage: str) -> TradeRequest:
             rest = [head]
         elif head.lower() not in ("-", "market", "mark"):
             entry = parse_number(head, "ENTRY", usage)
-    risk_amount = risk_pct = None
+    risk = inputs.Risk()
     if rest:
-        text = rest[0]
-        if text.endswith("%"):
-            risk_pct = parse_number(text[:-1], "RISK %", usage)
-            if risk_pct > 100:
-                raise UsageError(f"RISK % must be at most 100, got {text!r}. Usage: {usage}")
-        else:
-            risk_amount = parse_number(text, "RISK", usage)
-    return TradeRequest(symbol, side, stop, entry, risk_amount, risk_pct)
+        try:
+            risk = inputs.parse_risk(rest[0], "RISK")
+        except inputs.InputError as err:
+            raise UsageError(f"{err}. Usage: {usage}") from None
+    return TradeRequest(symbol, side, stop, entry, risk.amount, risk.pct)
 
 
 class TradingCommands(EntryCommands):
@@ -128,10 +121,10 @@ class TradingCommands(EntryCommands):
         if rest:
             raise UsageError(f"unexpected {' '.join(rest)!r}. Usage: {USAGE['resume']}")
         st = guard.state
-        if not trading.resumable(st):
-            await self.reply(
-                update, f"<b>{fmt.esc(guard.name)}</b>: nothing to resume ({st.trading_state.value})"
-            )
+        refused = trading.resume_refusal(guard)
+        if refused is not None:  # refuse first: no Confirm button for what would be refused anyway
+            mark = "" if not trading.resumable(st) else "❌ "
+            await self.reply(update, f"{mark}<b>{fmt.esc(guard.name)}</b>: {fmt.esc(refused)}")
             return
         now = int(guard.clock())
         what = fmt.state_text(st, now)

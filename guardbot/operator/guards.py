@@ -66,19 +66,48 @@ def seen(guard: AccountGuard) -> tuple[AccountSnapshot, AccountFigures]:
 
 
 @dataclass(frozen=True, slots=True)
+class Seen:
+    """The figures of an account's last good snapshot."""
+
+    ts: int
+    equity: float
+    margin_ratio: float  # a fraction; inf when equity <= 0
+    effective_leverage: float
+    positions: int
+
+
+@dataclass(frozen=True, slots=True)
 class AccountStatus:
     """One account as its guard sees it now."""
 
     name: str
     dry_run: bool
     state: GuardState
-    figures: AccountFigures | None
-    ts: int | None  # time of the last good snapshot
+    seen: Seen | None  # the last good snapshot, even when the latest cycle failed
     ccy: str = "USDT"
-    error: str | None = None
+    error: str | None = None  # why the latest cycle failed (None: it did not)
+
+    @property
+    def drawdown_pct(self) -> float | None:
+        hwm = self.state.high_water_mark
+        if self.seen is None or not hwm:
+            return None
+        return max(0.0, (hwm - self.seen.equity) / hwm * 100)
 
 
-def guard_status(host: GuardHost) -> list[AccountStatus]:
+async def last_good(guard: AccountGuard) -> Seen | None:
+    """The figures of the guard's last good snapshot: this run's, or the journal's latest one."""
+    last = guard.last
+    if last is not None and last.ok and last.figures is not None:
+        f = last.figures
+        return Seen(last.ts, f.equity, f.margin_ratio, f.effective_leverage, len(f.positions))
+    for row in await guard.journal.latest_snapshots():
+        if row.account == guard.name:
+            return Seen(row.ts, row.equity, row.margin_ratio, row.effective_leverage, row.positions_count)
+    return None
+
+
+async def guard_status(host: GuardHost) -> list[AccountStatus]:
     out = []
     for g in host.guards:
         last = g.last
@@ -87,8 +116,7 @@ def guard_status(host: GuardHost) -> list[AccountStatus]:
                 g.name,
                 g.dry_run,
                 g.state,
-                last.figures if last else None,
-                last.ts if last and last.ok else None,
+                await last_good(g),
                 settle_currency(host.settings, g.name),
                 last.error if last and not last.ok else None,
             )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from guardbot.errors import UserError
+from guardbot.operator.health import Levels, health
 from guardbot.store import EventRow, Journal, JournalReader
 from guardbot.store.rows import ActionRow, AlertRow, DecisionRow, HistoryItem, SnapshotRow, TransitionRow
 
@@ -48,33 +49,47 @@ def open_reader(settings: Settings) -> JournalReader:
     return JournalReader(path)
 
 
-def status_rows(reader: JournalReader) -> list[dict[str, Any]]:
-    """The latest snapshot of each account with its guard state (`guardbot status`)."""
+def status_rows(reader: JournalReader, settings: Settings, now_ms: int) -> list[dict[str, Any]]:
+    """The latest snapshot of each account with its guard state (`guardbot status`).
+
+    `dry_run` is what the daemon ran the account with (its last `start` event: `run --dry-run`
+    counts), else what the config says, else null; `age_s` is the age of that last good snapshot;
+    `health` is the dot both front ends show (operator/health.py)."""
+    started = reader.last_event("start")
+    modes: dict[str, Any] = started.details.get("dry_run", {}) if started is not None else {}
+    configured = {a.name: a.dry_run for a in settings.accounts}
+    levels = Levels.of(settings.guard)
     out = []
     for s in reader.latest_snapshots():
         gs = reader.load_guard_state(s.account)
         hwm = gs.high_water_mark if gs else None
+        margin_ratio = s.margin_ratio if math.isfinite(s.margin_ratio) else None
+        drawdown = max(0.0, (hwm - s.equity) / hwm * 100) if hwm else None
+        dry_run = modes.get(s.account, configured.get(s.account))
         out.append(
             {
                 "account": s.account,
                 "ts": s.ts,
                 "time": iso(s.ts),
                 "equity": s.equity,
-                "margin_ratio": s.margin_ratio if math.isfinite(s.margin_ratio) else None,
+                "margin_ratio": margin_ratio,
                 "effective_leverage": s.effective_leverage if math.isfinite(s.effective_leverage) else None,
-                "drawdown_pct": max(0.0, (hwm - s.equity) / hwm * 100) if hwm else None,
+                "drawdown_pct": drawdown,
                 "positions": s.positions_count,
                 "state": s.state,
                 "lock_reason": gs.lock_reason if gs else None,
                 "paused": bool(gs.paused) if gs else False,
+                "dry_run": dry_run if isinstance(dry_run, bool) else None,
+                "age_s": max(0, (now_ms - s.ts) // 1000),
+                "health": health(s.state, margin_ratio, drawdown, levels),
             }
         )
     return out
 
 
-def account_status(settings: Settings) -> list[dict[str, Any]]:
+def account_status(settings: Settings, now_ms: int) -> list[dict[str, Any]]:
     with open_reader(settings) as reader:
-        return status_rows(reader)
+        return status_rows(reader, settings, now_ms)
 
 
 def describe(item: HistoryItem) -> str:
@@ -135,10 +150,21 @@ def history_rows(
     ]
 
 
+def known_accounts(settings: Settings, reader: JournalReader) -> list[str]:
+    """Accounts of the config and of the journal (a journal may outlive a config's accounts)."""
+    names = [a.name for a in settings.accounts] + [s.account for s in reader.latest_snapshots()]
+    return sorted(dict.fromkeys(names))
+
+
 def account_history(
     settings: Settings, since_ms: int, now_ms: int, account: str | None
 ) -> list[dict[str, Any]]:
     with open_reader(settings) as reader:
+        if account is not None:
+            known = known_accounts(settings, reader)
+            if account not in known:
+                listed = ", ".join(known) if known else "none yet (no account in the config or the journal)"
+                raise UserError(f"unknown account {account!r}; known accounts: {listed}")
         return history_rows(reader, since_ms, now_ms, account)
 
 

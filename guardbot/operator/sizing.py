@@ -43,7 +43,10 @@ def resolve_symbol(snapshot: AccountSnapshot, text: str) -> str:
         return matches[0]
     if len(matches) > 1:
         raise UserError(f"symbol {text!r} is ambiguous: {', '.join(matches)}")
-    raise UserError(f"unknown symbol {text!r}: the snapshot knows {', '.join(known) or 'no symbols'}")
+    if not known:
+        raise UserError(f"unknown symbol {text!r}: the snapshot lists no market")
+    names = sorted(dict.fromkeys(base_asset(s) for s in known))
+    raise UserError(f"unknown symbol {text!r}; known: {', '.join(names)} (or a full symbol like {known[0]})")
 
 
 def sizing_limits(settings: Settings) -> SizingLimits:

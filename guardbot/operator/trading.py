@@ -9,13 +9,17 @@ client ids, its dry-run gate, its journal rows. Journaling who asked is the fron
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from guardbot.cycle import AccountGuard
 from guardbot.domain import AccountSnapshot, Order, TradingState
-from guardbot.exchange.gateway import ActionResult
+from guardbot.guard import GuardLimits
 from guardbot.guard.protection import is_our_entry, opens_side
 from guardbot.guard.state import GuardState, entry_allowed, resume, set_paused
-from guardbot.operator.guards import GuardHost
+
+if TYPE_CHECKING:  # types only: the CLI's refusal check must not load the exchange layer (ccxt)
+    from guardbot.cycle import AccountGuard
+    from guardbot.exchange.gateway import ActionResult
+    from guardbot.operator.guards import GuardHost
 
 
 async def _save_now(guard: AccountGuard) -> None:
@@ -35,6 +39,25 @@ async def pause_entries(guard: AccountGuard) -> bool:
 def resumable(state: GuardState) -> bool:
     """Whether there is anything to resume: a lock, a pause or a halt."""
     return state.locked or state.paused or state.trading_state is TradingState.HALTED
+
+
+def resume_refusal_of(st: GuardState, now_ms: int, limits: GuardLimits) -> str | None:
+    """Why a resume of an account in state `st` would be refused now (nothing to resume, a
+    cool-down not over), or None.
+
+    Both front ends ask this before anything else: a refusal comes first, not after the user
+    pressed Confirm."""
+    if not resumable(st):
+        return f"nothing to resume ({st.trading_state.value})"
+    if st.locked or st.trading_state is TradingState.HALTED:
+        ok, why, _ = resume(st, now_ms, limits)
+        if not ok:
+            return why
+    return None
+
+
+def resume_refusal(guard: AccountGuard) -> str | None:
+    return resume_refusal_of(guard.state, int(guard.clock()), guard.limits)
 
 
 async def resume_entries(guard: AccountGuard) -> tuple[bool, str]:
@@ -88,7 +111,9 @@ def reopeners(snapshot: AccountSnapshot, policy: str) -> list[Order]:
 
 async def flatten(host: GuardHost, guard: AccountGuard, *, episode: str) -> Flattened:
     """Close every position with reduce-only market orders, as held now (a fresh cycle runs first),
-    and cancel the orders that could re-open one: flatten means flat."""
+    and cancel the orders that could re-open one: flatten means flat. Then run one more cycle, so
+    that the journal, /status, /positions and /chart show the book as it is after the flatten
+    rather than the snapshot taken just before it."""
     await host.check_now(guard.name)  # act on what the account holds now, not a minute ago
     async with guard.lock:
         last = guard.last
@@ -103,4 +128,6 @@ async def flatten(host: GuardHost, guard: AccountGuard, *, episode: str) -> Flat
                     pos.symbol, pos.side, pos.contracts, rule="manual_flatten", episode=episode
                 )
             )
+    if results:
+        await host.check_now(guard.name)
     return Flattened(True, None, tuple(results))

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from guardbot.redaction import redact
 from guardbot.store.rows import (
     ActionKind,
     ActionRow,
@@ -52,6 +53,11 @@ def text(field: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"journal: {field} must be a non-empty string, got {value!r}")
     return value
+
+
+def prose(field: str, value: object) -> str:
+    """Text for a person (a reason, an alert, an event): exchange URLs and signatures stripped."""
+    return redact(text(field, value))
 
 
 def opt_text(field: str, value: object) -> str | None:
@@ -112,7 +118,7 @@ def to_json(field: str, value: Mapping[str, Any] | None) -> str:
 def reply_text(value: str | Mapping[str, Any] | None) -> str | None:
     if value is None:
         return None
-    out = value if isinstance(value, str) else to_json("reply", value)
+    out = redact(value) if isinstance(value, str) else to_json("reply", value)
     return out if len(out) <= REPLY_MAX_CHARS else out[: REPLY_MAX_CHARS - 1] + "…"
 
 

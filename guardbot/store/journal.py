@@ -24,7 +24,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from sqlite_utils import Database
 
-from guardbot.store import intents, queries, writes
+from guardbot.store import intents, queries, requests, writes
 from guardbot.store.schema import JournalError, connect_reader, connect_writer
 
 P = ParamSpec("P")
@@ -224,6 +224,11 @@ class Journal:
     history = _AsyncOp(queries.history)
     equity_series = _AsyncOp(queries.equity_series)
     actions_for = _AsyncOp(queries.actions_for)
+    # operator requests (the CLI asking the daemon)
+    add_operator_request = _AsyncOp(requests.add_operator_request)
+    move_operator_request = _AsyncOp(requests.move_operator_request)
+    operator_request = _AsyncOp(requests.operator_request)
+    pending_operator_requests = _AsyncOp(requests.pending_operator_requests)
 
     record_snapshot_sync = _SyncOp(writes.record_snapshot)
     record_decision_sync = _SyncOp(writes.record_decision)
@@ -258,6 +263,10 @@ class Journal:
     strategy_states = _AsyncOp(intents.strategy_states)
     set_strategy_paused_sync = _SyncOp(intents.set_strategy_paused)
     strategy_states_sync = _SyncOp(intents.strategy_states)
+    add_operator_request_sync = _SyncOp(requests.add_operator_request)
+    move_operator_request_sync = _SyncOp(requests.move_operator_request)
+    operator_request_sync = _SyncOp(requests.operator_request)
+    pending_operator_requests_sync = _SyncOp(requests.pending_operator_requests)
 
 
 class JournalReader:
@@ -300,3 +309,4 @@ class JournalReader:
     intents_for = _ReadOp(intents.intents_for)
     brackets_for = _ReadOp(intents.brackets_for)
     strategy_states = _ReadOp(intents.strategy_states)
+    last_event = _ReadOp(queries.last_event)

@@ -118,6 +118,13 @@ def last_alert(db: Database, key: str) -> AlertRow | None:
     return rows[0] if rows else None
 
 
+def last_event(db: Database, kind: str) -> EventRow | None:
+    """The most recent event of this kind (e.g. the daemon's last `start`)."""
+    sql = f"SELECT {codec.columns(EventRow)} FROM events WHERE kind = ? ORDER BY ts DESC, id DESC LIMIT 1"
+    rows = [codec.event_row(d) for d in db.query(sql, [kind])]
+    return rows[0] if rows else None
+
+
 _HISTORY_SOURCES: dict[HistoryKind, tuple[str, type[Any], Callable[[Mapping[str, Any]], HistoryEntry]]] = {
     HistoryKind.DECISION: ("decisions", DecisionRow, codec.decision_row),
     HistoryKind.TRANSITION: ("transitions", TransitionRow, codec.transition_row),

@@ -214,12 +214,31 @@ def _v4_intents_brackets_strategies(db: Database) -> None:
     db.execute("CREATE INDEX idx_brackets_account_status ON brackets(account, status)")
 
 
+def _v5_operator_requests(db: Database) -> None:
+    # `guardbot pause|resume|flatten` asking a running daemon (guardbot/store/requests.py).
+    db.execute(
+        """CREATE TABLE operator_requests (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            status TEXT NOT NULL,
+            result TEXT,
+            done_ts INTEGER,
+            details TEXT NOT NULL DEFAULT '{}'
+        )"""
+    )
+    db.execute("CREATE INDEX idx_operator_requests_status ON operator_requests(status)")
+
+
 # Index i holds the step from version i to i+1. Append only; never edit a released step.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _v1_core_tables,
     _v2_events_and_indices,
     _v3_order_state,
     _v4_intents_brackets_strategies,
+    _v5_operator_requests,
 )
 CURRENT_VERSION = len(MIGRATIONS)
 

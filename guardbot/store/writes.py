@@ -137,7 +137,7 @@ def record_decision(
         "rule": codec.text("rule", rule),
         "kind": codec.text("kind", kind),
         "symbol": codec.opt_text("symbol", symbol),
-        "reason": codec.text("reason", reason),
+        "reason": codec.prose("reason", reason),
         "details": codec.to_json("details", details),
     }
     with db.atomic():
@@ -285,7 +285,7 @@ def record_alert(
         "ts": codec.ts("ts", ts),
         "level": codec.choice(AlertLevel, "level", level).value,
         "key": codec.text("key", key),
-        "text": codec.text("text", text),
+        "text": codec.prose("text", text),
         "delivered": codec.choice(Delivery, "delivered", delivered).value,
         "attempts": 0,
     }
@@ -317,7 +317,7 @@ def record_transition(
         if from_state is None
         else codec.choice(TradingState, "from_state", from_state).value,
         "to_state": codec.choice(TradingState, "to_state", to_state).value,
-        "reason": codec.text("reason", reason),
+        "reason": codec.prose("reason", reason),
     }
     with db.atomic():
         return _insert(db, "transitions", row)
@@ -356,7 +356,7 @@ def record_event(
         "account": codec.opt_text("account", account),
         "ts": codec.ts("ts", ts),
         "kind": codec.text("kind", kind),
-        "text": codec.text("text", text),
+        "text": codec.prose("text", text),
         "details": codec.to_json("details", details),
     }
     with db.atomic():

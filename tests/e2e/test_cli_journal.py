@@ -26,6 +26,9 @@ STATUS_KEYS = {
     "state",
     "lock_reason",
     "paused",
+    "dry_run",
+    "age_s",
+    "health",
 }
 HISTORY_KEYS = {"ts", "time", "account", "kind", "text", "row"}
 
@@ -67,13 +70,14 @@ def test_status_json_has_the_documented_keys(on_journal: Path, capsys: pytest.Ca
     assert row["account"] == "guarded" and row["state"] == "HALTED" and row["paused"] is False
     assert row["positions"] == 0 and row["drawdown_pct"] > 20 and "flatten" in row["lock_reason"]
     assert row["time"].count(":") == 2 and isinstance(row["ts"], int)
+    assert row["health"] == "danger" and row["dry_run"] is None and row["age_s"] >= 0
 
 
 def test_status_table(on_journal: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "status")
     assert code == 0
-    assert "guardbot status (latest snapshot per account)" in out
-    assert "Margin ratio" in out and "guarded" in out and "HALTED (drawdown" in out
+    assert "guardbot status: no daemon running" in out
+    assert "Margin ratio" in out and "● guarded" in out and "HALTED (drawdown" in out and "ago" in out
 
 
 def test_history_json_csv_and_lines(on_journal: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,12 +97,15 @@ def test_history_json_csv_and_lines(on_journal: Path, capsys: pytest.CaptureFixt
 
     code, out, _ = run(capsys, "history", "--since", "3650d")
     assert code == 0
-    assert out == "".join(f"{r['time']}  {r['account']:<12} {r['text']}\n" for r in rows)
+    assert f"guardbot history: {len(rows)} line(s)" in out and "Time (UTC)" in out
+    for r in (rows[0], rows[-1]):
+        assert r["time"] in out and r["text"][:40] in out
 
-    code, out, _ = run(capsys, "history", "--since", "3650d", "--account", "unguarded", "--json")
-    assert code == 0 and json.loads(out) == []
-    code, out, _ = run(capsys, "history", "--since", "3650d", "--account", "nobody")
-    assert code == 0 and out == "nothing in the last 3650d\n"
+    code, out, _ = run(capsys, "history", "--since", "3650d", "--account", "guarded", "--json")
+    assert code == 0 and json.loads(out) == rows
+    code, out, err = run(capsys, "history", "--since", "3650d", "--account", "nobody")
+    assert code == 2 and out == ""
+    assert err == "guardbot: unknown account 'nobody'; known accounts: guarded\n"
 
 
 @pytest.mark.parametrize(

@@ -102,7 +102,8 @@ async def test_the_daemon_guards_until_stopped_and_a_hung_exchange_does_not_hold
         config = _write_config(tmp_path, {"alpha": (sim.base_url, True), "beta": (hung.base_url, False)})
         settings = load_settings(config, environ=_credentials(alpha=alpha, beta=beta))
         notifier = RecordingNotifier()
-        daemon = Daemon(settings, notifier)
+        # beta's first read at start gives up after 0.5 s (a warning), and alpha is guarded meanwhile
+        daemon = Daemon(settings, notifier, preflight_timeout_s=0.5)
         run = asyncio.create_task(daemon.run())
         db = tmp_path / "journal.sqlite"
 

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "guardbot"
-FRONT_ENDS = ("guardbot.cli", "guardbot.commands", "guardbot.daemon", "guardbot.notify")
+FRONT_ENDS = ("guardbot.cli", "guardbot.cli_args", "guardbot.commands", "guardbot.daemon", "guardbot.notify")
 
 
 def _module_name(path: Path) -> str:
@@ -107,3 +107,22 @@ def test_operator_actions_do_not_import_a_front_end() -> None:
 def test_no_import_cycle_goes_through_a_front_end_the_operator_or_the_config() -> None:
     watched = (*FRONT_ENDS, "guardbot.operator", "guardbot.config", "guardbot.errors")
     assert [c for c in _cycles() if any(_under(m, watched) for m in c)] == []
+
+
+def test_redaction_imports_nothing_from_guardbot() -> None:
+    assert _imports("guardbot.redaction") == set()
+
+
+def test_is_one_line_knows_every_one_line_error() -> None:
+    from guardbot.errors import is_one_line, one_line_errors
+
+    for cls in one_line_errors():  # importing them all, as any raise would have
+        err = (
+            cls(["x"])
+            if cls.__name__ == "ConfigError"
+            else cls("x", "y", "z")
+            if cls.__name__ == "SnapshotError"
+            else cls("x")
+        )
+        assert is_one_line(err), cls
+    assert not is_one_line(ValueError("x")) and not is_one_line(KeyError("x"))
