@@ -242,8 +242,9 @@ def sim(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from guardbot.daemon import dry_run_everywhere, setup_logging
+    from guardbot.daemon import dry_run_everywhere
     from guardbot.daemon import run as run_daemon
+    from guardbot.logs import setup_logging
 
     settings = _settings(args)
     if args.dry_run:

@@ -17,11 +17,9 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import logging
 import os
 import signal
-import sys
 import time
 from collections.abc import Awaitable, Sequence
 from contextlib import AsyncExitStack
@@ -38,7 +36,6 @@ from guardbot.notify import Alert, ConsoleNotifier, Notifier
 from guardbot.notify.base import Level
 from guardbot.operator.requests import Outcome, RequestServer
 from guardbot.preflight import READ_TIMEOUT_S, read_once, secret_problems
-from guardbot.redaction import redact
 from guardbot.risk.correlation import correlation_report
 from guardbot.runlock import JournalLock
 from guardbot.store import Journal
@@ -49,53 +46,6 @@ log = logging.getLogger("guardbot.daemon")
 SHUTDOWN_WAIT_S = 30.0
 SPREAD_WINDOW_S = 10.0  # accounts' cycles are spread over this much (or the interval, if shorter)
 REQUEST_POLL_S = 1.0  # how often `guardbot pause|resume|flatten` requests are picked up
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, msg, and `exc` (the traceback) when there is one."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        data = {
-            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            data["exc"] = self.formatException(record.exc_info)
-        elif record.stack_info:
-            data["exc"] = self.formatStack(record.stack_info)
-        return json.dumps(data)
-
-
-class RedactFilter(logging.Filter):
-    """No signed request URL reaches a log line (ccxt's errors carry them)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        if record.exc_info and not record.exc_text:  # a traceback's last line quotes the error
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-        return True
-
-
-def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactFilter())
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
-        )
-        logging.Formatter.converter = time.gmtime
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for noisy in ("apscheduler", "httpx", "telegram", "ccxt"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 async def refresh_correlation(guard: AccountGuard, session: AccountSession, settings: Settings) -> None:

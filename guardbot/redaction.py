@@ -3,7 +3,7 @@
 ccxt puts the whole signed request URL into its network errors, and a Telegram error can carry the
 bot token. `redact` is the one function that strips them; everything that shows an exchange or
 Telegram error to someone passes it: journal writes (store/codec.py), Telegram messages
-(tg_format.clip), console alerts (Alert.render), log lines (daemon.RedactFilter) and the CLI's
+(tg_format.clip), console alerts (Alert.render), log lines (logs.RedactFilter) and the CLI's
 error boundary. It imports nothing from guardbot, so any layer can use it.
 """
 
