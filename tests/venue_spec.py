@@ -192,6 +192,8 @@ class VenueSpec:
     clearance_fee: bool = True
     # a read the gateway makes before each market order (Hyperliquid: the mark, for the cap)
     price_read: tuple[str, str] | None = None
+    # the read of the account's ledger (deposits, withdrawals, transfers): ccxt's fetch_ledger
+    ledger: tuple[str, str] = ("GET", "/fapi/v1/income")
 
     def btc_price(self, price: float) -> float:
         """A BTC price as ccxt's price_to_precision writes it (the tick at these prices)."""
@@ -355,6 +357,7 @@ SPECS: dict[str, VenueSpec] = {
         reuses_closed_client_ids=False,
         isolated_per_symbol=False,
         open_orders_path="/v5/order/realtime",
+        ledger=("GET", "/v5/account/transaction-log"),
         liq_on_tick=True,
         states_on_create=False,
     ),
@@ -403,6 +406,7 @@ SPECS["aster"] = VenueSpec(
     reuses_closed_client_ids=True,
     isolated_per_symbol=True,
     open_orders_path="/fapi/v3/openOrders",
+    ledger=("GET", "/fapi/v3/income"),
     liq_on_tick=False,
     states_on_create=True,
     position_mm=False,  # positionRisk has no maintMargin (ccxt estimates one from the brackets)
@@ -445,6 +449,7 @@ SPECS["hyperliquid"] = VenueSpec(
     reuses_closed_client_ids=False,
     isolated_per_symbol=True,
     open_orders_path="/info/frontendOpenOrders",
+    ledger=("POST", "/info/userNonFundingLedgerUpdates"),
     liq_on_tick=False,
     states_on_create=False,  # "resting"/"filled" with an oid: ccxt gives no status
     quote="USDC",

@@ -3,13 +3,21 @@ flat (the orders that could re-open a position are cancelled too)."""
 
 from __future__ import annotations
 
+import pytest
+from venue_spec import GUARD_VENUES
+
 from guardbot.operator.journal import describe
 from guardbot.sim import OrderRequest
 from guardbot.store.rows import OrderState
 
 from .conftest import GuardRig, RigFactory, limits
 
-ALGO, ORDER = "/fapi/v1/algoOrder", "/fapi/v1/order"
+every_venue = pytest.mark.parametrize("exchange", GUARD_VENUES, indirect=True)
+# The stressed book below sits between flatten (0.9) and liquidation under Binance's margin
+# formula; Bybit counts the fee to close inside maintenance, so the same book is liquidated by the
+# emulator before the guard's first look (a Bybit-tuned book is still to be written). Bybit's
+# reply to a new order also carries no state, so "resting"/"filled" is only known from a look-up.
+binance_margin = pytest.mark.parametrize("exchange", ("binanceusdm", "aster"), indirect=True)
 
 
 def bracket(rig: GuardRig, limit: float = 90_000.0, stop: float = 88_000.0) -> tuple[int, int]:
@@ -42,6 +50,7 @@ def _stress(rig: GuardRig) -> None:
     assert 0.9 < rig.engine.account_figures(key).margin_ratio < 1.0
 
 
+@every_venue
 async def test_the_stop_of_a_resting_entry_is_kept_and_protects_the_fill(make_rig: RigFactory) -> None:
     """Before: the stop was cancelled as an orphan after the grace period, the limit then filled in
     the crash with no stop for a grace period, and got a default 5 % stop instead of the trader's."""
@@ -62,6 +71,7 @@ async def test_the_stop_of_a_resting_entry_is_kept_and_protects_the_fill(make_ri
     assert rig.qty("BTCUSDT") == 0.0  # and it fires
 
 
+@every_venue
 async def test_a_bracket_stop_whose_entry_is_gone_is_an_orphan_again(make_rig: RigFactory) -> None:
     rig = make_rig(limits(new_position_grace_s=30))
     entry_id, stop_id = bracket(rig)
@@ -70,9 +80,10 @@ async def test_a_bracket_stop_whose_entry_is_gone_is_an_orphan_again(make_rig: R
     rig.engine.cancel_order(rig.acct.api_key, "BTCUSDT", entry_id)  # the trader drops the entry
     await rig.cycles(5, every_s=10)
     assert not rig.acct.algo_orders[stop_id].is_open
-    assert [(r.method, r.path) for r in rig.server.mutating_requests()] == [("DELETE", ALGO)]
+    assert rig.mutations() == [("cancel", "stop")]
 
 
+@binance_margin
 async def test_a_flatten_also_cancels_the_orders_that_could_reopen_a_position(make_rig: RigFactory) -> None:
     rig = make_rig(limits(margin_ratio_warn=0.5, margin_ratio_reduce=0.7, margin_ratio_flatten=0.9))
     entry_id, _ = bracket(rig, limit=80_000, stop=78_000)  # placed while the account was healthy
@@ -82,12 +93,12 @@ async def test_a_flatten_also_cancels_the_orders_that_could_reopen_a_position(ma
 
     assert rig.acct.positions == {}
     assert rig.acct.orders[entry_id].status == "CANCELED"  # the trader's limit buy could re-open BTC
-    deleted = [r.params for r in rig.server.mutating_requests() if r.method == "DELETE" and r.path == ORDER]
-    assert [p["orderId"] for p in deleted] == [str(entry_id)]
+    assert rig.mutations().count(("cancel", "order")) == 1  # that one, and no other order
     [cancel] = [d for d in rig.decisions("halted") if d.kind == "cancel_order"]
     assert "opening order" in cancel.reason and "80,000" in cancel.reason
 
 
+@binance_margin
 async def test_flatten_cancels_only_guardbots_entries_when_configured(make_rig: RigFactory) -> None:
     rig = make_rig(
         limits(
@@ -119,6 +130,7 @@ async def test_flatten_cancels_only_guardbots_entries_when_configured(make_rig: 
     assert rig.acct.orders[ours.order_id].status == "CANCELED"
 
 
+@binance_margin
 async def test_history_says_resting_or_filled(make_rig: RigFactory) -> None:
     """A stop the guard placed rests; a reduction fills: the journal and the alert text say which."""
     rig = make_rig(limits(new_position_grace_s=0, leverage_warn=5.0, leverage_hard=8.0))
