@@ -32,6 +32,7 @@ from guardbot.errors import ConfigError, UserError
 from guardbot.exchange.session import AccountSession, open_account
 from guardbot.guard import GuardLimits
 from guardbot.intents.desk import EntryDesk
+from guardbot.logs import dump_tasks
 from guardbot.notify import Alert, ConsoleNotifier, Notifier
 from guardbot.notify.base import Level
 from guardbot.operator.requests import Outcome, RequestServer
@@ -212,6 +213,8 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop_event.set)
+        with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
+            loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
         try:
             async with AsyncExitStack() as stack:
                 if not await self._unless_stopped(self._start(stack)):
@@ -222,8 +225,8 @@ class Daemon:
                 await self.stop_event.wait()
                 await self._shutdown()
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+                with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
                     loop.remove_signal_handler(sig)
         return 0
 

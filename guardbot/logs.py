@@ -3,7 +3,9 @@ secret in either (ccxt's errors quote signed request URLs)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import io
 import json
 import logging
 import sys
@@ -57,3 +59,18 @@ def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
     root.setLevel(level)
     for noisy in ("apscheduler", "httpx", "telegram", "ccxt"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # "skipped: maximum number of running instances" / "missed by": one line per tick while a
+    # cycle is slow; the watchdog says it once, as an alert naming the account (daemon._watchdog)
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+
+
+def dump_tasks() -> None:
+    """`kill -USR1 <pid>`: log where every task of the running daemon waits (a hung cycle shows
+    the await it is stuck on, which a thread dump of an idle event loop cannot)."""
+    log = logging.getLogger("guardbot.tasks")
+    tasks = asyncio.all_tasks()
+    log.warning("SIGUSR1: %d task(s)", len(tasks))
+    for task in tasks:
+        out = io.StringIO()
+        task.print_stack(limit=12, file=out)
+        log.warning("%s\n%s", task.get_name(), out.getvalue())
