@@ -47,6 +47,7 @@ log = logging.getLogger("guardbot.daemon")
 SHUTDOWN_WAIT_S = 30.0
 SPREAD_WINDOW_S = 10.0  # accounts' cycles are spread over this much (or the interval, if shorter)
 REQUEST_POLL_S = 1.0  # how often `guardbot pause|resume|flatten` requests are picked up
+DUMP_SIGNAL = getattr(signal, "SIGUSR1", None)  # `kill -USR1`: log every task's stack (not on Windows)
 
 
 async def refresh_correlation(guard: AccountGuard, session: AccountSession, settings: Settings) -> None:
@@ -213,8 +214,9 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop_event.set)
-        with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
-            loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
+        if DUMP_SIGNAL is not None:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(DUMP_SIGNAL, dump_tasks)
         try:
             async with AsyncExitStack() as stack:
                 if not await self._unless_stopped(self._start(stack)):
@@ -225,9 +227,10 @@ class Daemon:
                 await self.stop_event.wait()
                 await self._shutdown()
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
-                with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
-                    loop.remove_signal_handler(sig)
+            handled = [signal.SIGTERM, signal.SIGINT, *([DUMP_SIGNAL] if DUMP_SIGNAL is not None else [])]
+            for handled_sig in handled:
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(handled_sig)
         return 0
 
     async def _unless_stopped(self, work: Awaitable[None]) -> bool:
