@@ -16,6 +16,7 @@ Pure data; no ccxt import (the values are ccxt's, and a test checks them against
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 BUDGET_SHARE = 0.7  # of the limit, for snapshots; the rest for orders, look-ups, the ledger, candles
 NOMINAL_SYMBOLS = 10  # the book size the start-up check assumes for per-symbol reads
@@ -87,3 +88,11 @@ def _up(x: float) -> str:
     if x >= 1:
         return f"{-(-x // 1):g}"
     return f"{-(-x * 10 // 1) / 10:g}"
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def is_loopback(url: str) -> bool:
+    """Does `url` point at this machine (where the built-in emulator listens)?"""
+    return (urlsplit(url).hostname or "").lower() in LOOPBACK_HOSTS

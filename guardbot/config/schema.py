@@ -30,7 +30,7 @@ from guardbot.config.fields import (
 from guardbot.config.secrets import NEEDED, SECRET_ENV_FIELDS, Credentials, file_var, resolve_secret
 from guardbot.config.strategies import EntriesConfig, StrategyConfig, strategy_problems
 from guardbot.errors import ConfigError
-from guardbot.request_budget import budget_line
+from guardbot.request_budget import budget_line, is_loopback
 
 ENV_PREFIX = "GUARDBOT_"
 NESTING = "__"
@@ -80,6 +80,15 @@ class AccountConfig(_Section):
         if value is not None and not _WALLET.fullmatch(value):
             raise ValueError('must be a 0x-prefixed address of 40 hex digits, e.g. "0x1234…abcd"')
         return value
+
+    @property
+    def held_to_venue_budget(self) -> bool:
+        """Is this account throttled to, and its interval checked against, the venue's request budget?
+
+        Yes unless `base_url` is on loopback: that is the built-in emulator (or a local test server),
+        which has no budget, and throttling against Binance's limit there only blinds the guard.
+        """
+        return self.base_url is None or not is_loopback(self.base_url)
 
     def credentials(self, environ: Mapping[str, str] | None = None) -> Credentials:
         """Resolve this account's secrets from `environ` (default: the process environment).
@@ -383,8 +392,8 @@ class Settings(BaseSettings):
                     )
                 )
             seen.setdefault(account.name, i)
-        # an account behind base_url (the emulator, a proxy) is not held to the venue's limit here
-        for exchange in dict.fromkeys(a.exchange for a in self.accounts if a.base_url is None):
+        # a proxy forwards to the venue, so only the emulator on loopback is exempt
+        for exchange in dict.fromkeys(a.exchange for a in self.accounts if a.held_to_venue_budget):
             line = budget_line(exchange, self.schedule.interval_s)
             if line is not None:
                 problems.append((("schedule", "interval_s"), line, self.schedule.interval_s, ()))

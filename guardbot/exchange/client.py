@@ -171,7 +171,8 @@ def make_client(
     """The ccxt client of one configured account.
 
     Markets are loaded on first use and kept by ccxt for the life of the client; create one client
-    per account and reuse it. `rate_limit` stays on outside tests (ccxt's own request throttle).
+    per account and reuse it. `rate_limit` is ccxt's own throttle to the venue's limit; it is off
+    for an account on the emulator (`held_to_venue_budget`), which has no limit to keep.
     Raises `ExchangeSetupError` (one line) for an unsupported exchange/environment combination.
     """
     return build_client(
@@ -180,6 +181,6 @@ def make_client(
         environment=account.environment,
         base_url=account.base_url,
         credentials=credentials,
-        rate_limit=rate_limit,
+        rate_limit=rate_limit and account.held_to_venue_budget,
         timeout_ms=timeout_ms,
     )

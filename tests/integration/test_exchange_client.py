@@ -67,6 +67,22 @@ async def test_rate_limit_is_on_by_default(built: Callable[..., ccxt.Exchange]) 
         await client.close()
 
 
+async def test_the_emulator_on_loopback_is_not_throttled_a_proxy_is() -> None:
+    # ccxt's rolling window counts failed requests too: against the emulator (no limit of its own)
+    # an outage burned Binance's minute of weight and left the guard waiting up to 60 s, blind.
+    on_emulator = make_client(AccountConfig(name="main", exchange="binanceusdm", base_url=BASE), _keys())
+    proxied = make_client(
+        AccountConfig(name="main", exchange="binanceusdm", base_url="https://proxy.example.com"), _keys()
+    )
+    try:
+        assert on_emulator.enableRateLimit is False
+        assert proxied.enableRateLimit is True
+    finally:
+        for client in (on_emulator, proxied):
+            client.timeout_on_exit = 0
+            await client.close()
+
+
 async def test_binance_testnet_and_demo_change_hosts(built: Callable[..., ccxt.Exchange]) -> None:
     testnet = built("binanceusdm", _keys(), environment="testnet")
     demo = built("binanceusdm", _keys(), environment="demo")

@@ -66,3 +66,12 @@ def test_an_interval_faster_than_the_venue_allows_is_one_line_naming_the_minimum
 def test_the_emulator_is_not_held_to_the_venues_limit(tmp_path: Path) -> None:
     settings = load_settings(_config(tmp_path, 0.2, "http://127.0.0.1:8765"), environ={"K": "k", "S": "s"})
     assert settings.schedule.interval_s == 0.2
+    assert not settings.accounts[0].held_to_venue_budget
+
+
+def test_a_proxy_forwards_to_the_venue_so_it_is_held_to_its_limit(tmp_path: Path) -> None:
+    # Exempting every base_url let a proxied account poll faster than Binance allows; ccxt then
+    # throttled it for up to a minute at a time (found by the chaos suite as a blind daemon).
+    with pytest.raises(ConfigError) as err:
+        load_settings(_config(tmp_path, 1, "https://fapi-proxy.example.com"), environ={"K": "k", "S": "s"})
+    assert "faster than binanceusdm's request limit" in str(err.value)
