@@ -162,7 +162,8 @@ async def _read_accounts(settings: Settings) -> tuple[list[str], list[str]]:
             if snap
             else ""
         )
-        return list(check.problems), [seen] if seen and not check.problems else []
+        notes = [seen] if seen and not check.problems else []
+        return list(check.problems), notes + [f"{name}: warning: {w}" for w in check.warnings]
 
     results = await asyncio.gather(*(one(a.name) for a in settings.accounts))
     return [p for r in results for p in r[0]], [n for r in results for n in r[1]]

@@ -173,6 +173,8 @@ class Daemon:
         if problems:
             raise ConfigError(problems)
         for c in checks:
+            for line in c.warnings:
+                log.warning("%s: %s", c.account, line)
             if c.unreachable:
                 log.warning(
                     "%s: could not read the account at start (%s); guarding it anyway",
@@ -272,8 +274,12 @@ class Daemon:
             guard = build_guard(self.sessions[account.name], journal, self.notifier, limits)
             await guard.start()
             self.guards.append(guard)
-            mode = "DRY-RUN" if account.dry_run else "LIVE ORDERS"
-            log.info("guarding %s on %s (%s, %s)", account.name, account.exchange, account.environment, mode)
+            mode = "DRY-RUN, sends nothing" if account.dry_run else "LIVE ORDERS"
+            ignoring = f"; ignoring {', '.join(account.ignore_symbols)}" if account.ignore_symbols else ""
+            log.info(
+                "guarding %s on %s (%s, %s): %s%s",
+                *(account.name, account.exchange, account.environment, mode, limits.order_policy(), ignoring),
+            )
         await journal.record_event(
             None,
             int(time.time() * 1000),

@@ -4,8 +4,10 @@
   key, Telegram token) and every credential the venue needs (a wallet address) is present. No
   network. `guardbot config check` and `guardbot run` both report them.
 - `read_once`: the account is read once through its real client. A key the exchange rejects
-  (`AuthenticationError`) and a configured symbol the exchange does not list are problems; an
-  exchange that does not answer is only a warning (the guard starts and reports it blind).
+  (`AuthenticationError`), a configured symbol the exchange does not list, and a live key that can
+  withdraw or transfer funds (exchange/key_permissions.py) are problems; an exchange that does not
+  answer, or a key whose permissions cannot be read, is only a warning (the guard starts and
+  reports it blind).
   `guardbot run` does this at start, `guardbot config check --online` on request.
 """
 
@@ -20,7 +22,8 @@ import ccxt.async_support as ccxt
 from guardbot.config import AccountConfig, Settings
 from guardbot.domain import AccountSnapshot, base_asset
 from guardbot.errors import ConfigError
-from guardbot.exchange.errors import SnapshotError
+from guardbot.exchange.errors import SnapshotError, describe
+from guardbot.exchange.key_permissions import permission_problems, read_key_permissions
 from guardbot.exchange.session import AccountSession
 from guardbot.redaction import redact
 
@@ -105,6 +108,7 @@ class AccountCheck:
     problems: tuple[str, ...] = ()  # the config must change: a rejected key, an unlisted symbol
     unreachable: str | None = None  # the exchange did not answer (or failed otherwise)
     snapshot: AccountSnapshot | None = None
+    warnings: tuple[str, ...] = ()  # worth saying, not worth refusing to guard
 
 
 async def read_once(session: AccountSession, timeout_s: float = READ_TIMEOUT_S) -> AccountCheck:
@@ -119,4 +123,13 @@ async def read_once(session: AccountSession, timeout_s: float = READ_TIMEOUT_S) 
             return AccountCheck(account.name, (rejected_key(account, cause),))
         return AccountCheck(account.name, unreachable=redact(str(exc)))
     markets = session.client.markets or {}
-    return AccountCheck(account.name, tuple(unlisted_symbols(account, markets)), snapshot=snapshot)
+    problems = unlisted_symbols(account, markets)
+    warnings: list[str] = []
+    try:
+        perms = await asyncio.wait_for(read_key_permissions(session.client), timeout_s)
+    except (TimeoutError, ccxt.BaseError, OSError) as exc:
+        # a proxy that forwards only the futures API, a venue hiccup: guard, but say it is unchecked
+        warnings.append(f"could not read the API key's permissions ({describe(exc)}); not checked")
+    else:
+        problems += permission_problems(account, perms) if perms is not None else []
+    return AccountCheck(account.name, tuple(problems), snapshot=snapshot, warnings=tuple(warnings))

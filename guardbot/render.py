@@ -270,6 +270,9 @@ def status_table(rows: list[dict[str, Any]], daemon: str | None, stale_after_s: 
             str(r["positions"]),
             state,
         )
+    ignored = [f"{r['account']}: {', '.join(r['ignored'])}" for r in rows if r.get("ignored")]
+    if ignored:
+        t.caption = "ignored (measured, never acted on) — " + "; ".join(ignored)
     return t
 
 

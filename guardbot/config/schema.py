@@ -63,6 +63,7 @@ class AccountConfig(_Section):
     password_env: EnvVarName | None = None
     private_key_env: EnvVarName | None = None
     wallet_address: str | None = None
+    allow_transfer_permission: bool = False
     settle_currency: NonEmptyStr = "USDT"
     symbols: list[NonEmptyStr] = []
     ignore_symbols: list[NonEmptyStr] = []

@@ -53,8 +53,10 @@ def _rewrite_base_url(client: ccxt.Exchange, base_url: str) -> None:
 
     if client.id == "binanceusdm":
         for key, url in list(api.items()):
-            # Only the USDⓈ-M API is served; sapi/dapi/eapi/papi/spot keys go to a dead port.
-            api[key] = to_base(url) if key.startswith("fapi") and isinstance(url, str) else DEAD_URL
+            # Only the USDⓈ-M API and the key's own permissions (sapi v1, read at start) are
+            # served; dapi/eapi/papi/spot keys go to a dead port.
+            served = key.startswith("fapi") or key == "sapi"
+            api[key] = to_base(url) if served and isinstance(url, str) else DEAD_URL
         # ccxt picks the error table by URL prefix; on a custom host `-2022 ReduceOnly rejected`
         # would otherwise surface as a plain ExchangeError instead of InvalidOrder.
         client.exceptions["exact"].update(client.exceptions["linear"]["exact"])

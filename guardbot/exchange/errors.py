@@ -6,6 +6,8 @@ from enum import StrEnum
 
 import ccxt.async_support as ccxt
 
+from guardbot.redaction import redact
+
 
 class ExchangeSetupError(ValueError):
     """A client cannot be built as configured (unsupported environment, missing credentials)."""
@@ -48,8 +50,11 @@ def is_ambiguous(exc: BaseException) -> bool:
 
 
 def describe(exc: BaseException, limit: int = 300) -> str:
-    """One line for a user: the error class and the exchange's own message, without newlines."""
-    text = " ".join(str(exc).split())
+    """One line for a user: the error class and the exchange's own message, without newlines.
+
+    Redacted before it is cut: ccxt's text carries the signed URL, and a cut could leave half of
+    a signature that `redact` no longer recognises."""
+    text = " ".join(redact(str(exc)).split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     name = type(exc).__name__

@@ -176,6 +176,14 @@ class GuardLimits:
             return policy in ("protect", "reduce")
         return True
 
+    def order_policy(self) -> str:
+        """Which rules may send which orders, for `guardbot run`'s start-up line per account."""
+        by: dict[str, list[str]] = {"reduce": [], "protect": [], "alert": []}
+        for rule, policy in self.actions.items():
+            by[policy].append(rule)
+        words = {"reduce": "stops and cuts", "protect": "stops only", "alert": "alerts only"}
+        return "; ".join(f"{words[p]}: {', '.join(rules)}" for p, rules in by.items() if rules)
+
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)

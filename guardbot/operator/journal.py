@@ -54,10 +54,12 @@ def status_rows(reader: JournalReader, settings: Settings, now_ms: int) -> list[
 
     `dry_run` is what the daemon ran the account with (its last `start` event: `run --dry-run`
     counts), else what the config says, else null; `age_s` is the age of that last good snapshot;
-    `health` is the dot both front ends show (operator/health.py)."""
+    `health` is the dot both front ends show (operator/health.py); `ignored` the configured
+    `ignore_symbols` (measured in the pool, never acted on)."""
     started = reader.last_event("start")
     modes: dict[str, Any] = started.details.get("dry_run", {}) if started is not None else {}
     configured = {a.name: a.dry_run for a in settings.accounts}
+    ignored = {a.name: list(a.ignore_symbols) for a in settings.accounts}
     levels = Levels.of(settings.guard)
     out = []
     for s in reader.latest_snapshots():
@@ -82,6 +84,7 @@ def status_rows(reader: JournalReader, settings: Settings, now_ms: int) -> list[
                 "dry_run": dry_run if isinstance(dry_run, bool) else None,
                 "age_s": max(0, (now_ms - s.ts) // 1000),
                 "health": health(s.state, margin_ratio, drawdown, levels),
+                "ignored": ignored.get(s.account, []),
             }
         )
     return out

@@ -204,6 +204,9 @@ class SimAccount:
     realized_pnl: float = 0.0
     fees_paid: float = 0.0
     update_ms: int = 0
+    # what the API key may do, venue-neutral: "trade", "withdraw", "transfer" (reading always);
+    # each venue's permission read renders it in its own words
+    key_permissions: frozenset[str] = frozenset({"trade"})
 
     def open_orders(self) -> list[SimOrder]:
         return [o for o in self.orders.values() if o.is_open]

@@ -48,8 +48,8 @@ new_position_grace_s = 0
 path = "{tmp_path / "journal.sqlite"}"
 
 [schedule]
-# ccxt throttles to Binance's request weights (a snapshot costs about 95, ~5 s of budget), so a
-# shorter interval would only queue cycles behind the throttle
+# the pace of a real Binance account (its request weight allows ~2 s); the CLI's requests are
+# served between two cycles
 interval_s = 5
 """
     )
@@ -259,11 +259,22 @@ async def test_run_dry_run_sends_nothing_whatever_the_config_says(
     sim: SimServer, acct: SimAccount, home: Path
 ) -> None:
     env = keys(acct)  # the config says dry_run = false, and the positions have no stop
+    config = home / "guardbot.toml"
+    config.write_text(
+        config.read_text().replace("dry_run = false", 'dry_run = false\nignore_symbols = ["ETH"]')
+    )
     async with daemon(home, env, "--dry-run") as d:
         await d.until("DRY-RUN")
         status = await aguardbot("status", "--json", cwd=home, env=env)
+        table = await aguardbot("status", cwd=home, env={**env, "COLUMNS": "200"})
         await asyncio.sleep(0.5)  # a few more cycles
-    assert any("guarding main on binanceusdm (live, DRY-RUN)" in line for line in d.lines)
+    # the start line says, per account, that nothing is sent and what each rule would do
+    [start] = [line for line in d.lines if "guarding main on binanceusdm (live, DRY-RUN" in line]
+    assert "sends nothing" in start
+    assert "stops and cuts: margin_ratio, liquidation; stops only: stop; alerts only: drawdown" in start
     assert sim.mutating_requests() == []
     [row] = json.loads(status.out)
     assert row["dry_run"] is True and row["account"] == "main"
+    # an ignored symbol is said at start and shown by status, so nobody wonders why it has no stop
+    assert start.rstrip().endswith("; ignoring ETH") and row["ignored"] == ["ETH"]
+    assert "ignored (measured, never acted on) — main: ETH" in table.out

@@ -29,6 +29,7 @@ STATUS_KEYS = {
     "dry_run",
     "age_s",
     "health",
+    "ignored",
 }
 HISTORY_KEYS = {"ts", "time", "account", "kind", "text", "row"}
 

@@ -44,8 +44,9 @@ async def test_binance_base_url_serves_every_fapi_key_and_kills_the_rest(
     assert api["fapiPrivateV3"] == BASE + "/fapi/v3"
     assert api["fapiPublic"] == BASE + "/fapi/v1"
     assert api["fapiData"] == BASE + "/futures/data"
-    others = [k for k in api if not k.startswith("fapi")]
-    assert others and all(api[k] == DEAD_URL for k in others)  # sapi etc. can never leak to the real host
+    assert api["sapi"] == BASE + "/sapi/v1"  # the key's permissions, read at start
+    others = [k for k in api if not k.startswith("fapi") and k != "sapi"]
+    assert others and all(api[k] == DEAD_URL for k in others)  # dapi etc. can never leak to the real host
     assert client.options["fetchCurrencies"] is False
     assert client.options["fetchOpenOrders"]["warnWithoutSymbol"] is False
     # Binance's linear error table is active on a custom host: -2022 means InvalidOrder.

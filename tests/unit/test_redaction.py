@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ccxt
 import pytest
 
+from guardbot.exchange.errors import describe
 from guardbot.redaction import redact
 
 SIGNED = (
@@ -37,3 +39,10 @@ SIGNED = (
 )
 def test_redact(raw: str, clean: str | None) -> None:
     assert redact(raw) == (raw if clean is None else clean)
+
+
+def test_an_exchange_error_described_for_a_person_carries_no_signature() -> None:
+    # describe() cuts long texts at 300 characters; redacting first keeps a cut from leaving
+    # the query string (and half a signature) behind
+    text = describe(ccxt.ExchangeNotAvailable(SIGNED.split("ExchangeNotAvailable: ", 1)[1]), limit=120)
+    assert text == "ExchangeNotAvailable: binanceusdm GET /fapi/v3/account 503 Service Unavailable"

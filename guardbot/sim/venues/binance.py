@@ -152,6 +152,7 @@ class BinanceVenue(Venue):
             add("GET", f"{v1}/{kind}", self._klines, signed=False)
         for v in ("v1", "v2"):
             add("GET", f"/fapi/{v}/leverageBracket", lambda c: ba.leverage_brackets(ex, self._opt_symbol(c)))
+        add("GET", "/sapi/v1/account/apiRestrictions", lambda c: ba.api_restrictions(_acct(c)))
         add("GET", "/fapi/v3/account", lambda c: ba.account(ex, _acct(c)))
         add("GET", "/fapi/v2/account", lambda c: ba.account(ex, _acct(c), v2=True))
         add("GET", "/fapi/v2/balance", lambda c: ba.balance_v2(ex, _acct(c)))

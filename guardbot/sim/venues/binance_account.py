@@ -283,3 +283,23 @@ def symbol_config(ex: SimExchange, acct: SimAccount, symbol: str | None) -> list
             }
         )
     return out
+
+
+def api_restrictions(acct: SimAccount) -> dict[str, Any]:
+    """GET /sapi/v1/account/apiRestrictions (Binance wallet API, "Get API Key Permission")."""
+    can = acct.key_permissions
+    return {
+        "ipRestrict": False,
+        "createTime": 1_735_689_600_000,
+        "enableReading": True,
+        "enableWithdrawals": "withdraw" in can,
+        "enableInternalTransfer": "transfer" in can,
+        "enableMargin": False,
+        "enableFutures": "trade" in can,
+        "permitsUniversalTransfer": "transfer" in can,
+        "enableVanillaOptions": False,
+        "enableFixApiTrade": False,
+        "enableFixReadOnly": False,
+        "enableSpotAndMarginTrading": False,
+        "enablePortfolioMarginTrading": False,
+    }

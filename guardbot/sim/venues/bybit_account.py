@@ -187,12 +187,13 @@ def api_key_info(acct: SimAccount, user_id: int) -> dict[str, Any]:
         "id": str(user_id),
         "note": acct.name or "guardbot-sim",
         "apiKey": acct.api_key,
-        "readOnly": 0,
+        "readOnly": 0 if "trade" in acct.key_permissions else 1,
         "secret": "",
         "permissions": {
-            "ContractTrade": ["Order", "Position"],
+            "ContractTrade": ["Order", "Position"] if "trade" in acct.key_permissions else [],
             "Spot": [],
-            "Wallet": ["AccountTransfer"],
+            "Wallet": (["AccountTransfer", "SubMemberTransfer"] if "transfer" in acct.key_permissions else [])
+            + (["Withdraw"] if "withdraw" in acct.key_permissions else []),
             "Options": [],
             "Derivatives": [],
             "CopyTrading": [],
