@@ -62,6 +62,9 @@ async def refresh_correlation(guard: AccountGuard, session: AccountSession, sett
             bars = await session.client.fetch_ohlcv(
                 sym, settings.risk.correlation_timeframe, limit=settings.risk.correlation_lookback
             )
+        except asyncio.CancelledError:  # only at exit (as _cycle): the old figures are kept
+            log.info("%s: correlation refresh interrupted by shutdown", guard.name)
+            return
         except Exception as exc:  # a missing market or a network error: keep the old figures
             log.warning("%s: no OHLCV for %s (%s); correlation not refreshed", guard.name, sym, exc)
             return

@@ -203,3 +203,20 @@ async def test_sigterm_mid_cycle_saves_the_cycles_state_and_a_restart_does_not_c
         assert [getattr(t, "to_state", None) for t in moves] == ["HALTED"], [
             getattr(t, "reason", "") for t in moves
         ]
+
+
+async def test_sigterm_while_the_correlation_refresh_hangs_is_a_clean_stop(
+    slow_sim: SimServer, tmp_path: Path
+) -> None:
+    # Found by the chaos suite: the hourly candle read (its first run is at start) was cancelled
+    # by the shutdown and APScheduler logged the CancelledError with a traceback.
+    engine = slow_sim.engine
+    acct = engine.create_account(10_000)
+    engine.open_position(acct.api_key, "BTCUSDT", "long", 0.1, leverage=10)
+    slow_sim.inject_fault("timeout", count=1000, path="/fapi/v1/klines")
+    daemon = Daemon(write_config(tmp_path, slow_sim.base_url), acct)
+    await daemon.start()
+    await until(lambda: any(r.path == "/fapi/v1/klines" for r in slow_sim.request_log), "the candle read")
+    assert await daemon.sigterm() == 0, daemon.err.decode()
+    err = daemon.err.decode()
+    assert "Traceback" not in err and "correlation refresh interrupted by shutdown" in err, err
