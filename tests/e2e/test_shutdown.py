@@ -220,3 +220,31 @@ async def test_sigterm_while_the_correlation_refresh_hangs_is_a_clean_stop(
     assert await daemon.sigterm() == 0, daemon.err.decode()
     err = daemon.err.decode()
     assert "Traceback" not in err and "correlation refresh interrupted by shutdown" in err, err
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """Has the process installed a SIGTERM handler yet (Linux: the SigCgt mask in /proc)?"""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = next((line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0")
+    return bool(int(mask, 16) & (1 << (signal.SIGTERM - 1)))
+
+
+async def test_sigterm_while_python_is_still_importing_is_a_clean_stop(
+    slow_sim: SimServer, tmp_path: Path
+) -> None:
+    # Found by the chaos suite on a loaded machine: a SIGTERM in the second the daemon's modules
+    # take to import met Python's default handler and the daemon died with -15.
+    acct = slow_sim.engine.create_account(10_000)
+    daemon = Daemon(write_config(tmp_path, slow_sim.base_url), acct)
+    await daemon.start()
+    assert daemon.proc is not None
+    pid = daemon.proc.pid
+    await until(lambda: _catches_sigterm(pid), "the entry point's handler")
+    assert await daemon.sigterm() == 0, daemon.err.decode()
+    err = daemon.err.decode()
+    # the entry point's own line: the signal came while the daemon's modules were importing
+    assert "Traceback" not in err and "guardbot: stopped during start-up" in err, err
+    assert slow_sim.request_log == []  # it stopped before reaching the exchange
