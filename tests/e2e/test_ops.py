@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -51,6 +52,17 @@ def _value(samples: Samples, name: str, **labels: str) -> float:
     return samples[(name, tuple(sorted(labels.items())))]
 
 
+def _non_loopback_address() -> str | None:
+    """An IPv4 address of this machine other than loopback (None when it has none)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))  # UDP: picks a route, sends nothing
+        except OSError:
+            return None
+        address = str(s.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
 async def _quiet(daemon: Daemon) -> None:
     """No cycle runs from here on (the scheduler paused, the running one finished): what the
     metrics say and what the journal says are about the same cycle."""
@@ -76,6 +88,10 @@ async def test_metrics_agree_with_the_journal_and_count_the_stop_the_guard_place
         await _quiet(daemon)
         assert daemon.ops.address is not None
         assert daemon.ops.address[0] == "127.0.0.1"  # loopback unless the config says otherwise
+        outside = _non_loopback_address()
+        if outside is not None:  # from another address of this machine, nothing answers
+            with pytest.raises(OSError):
+                socket.create_connection((outside, daemon.ops.address[1]), timeout=2).close()
         samples = await _scrape(daemon.ops.address)
     finally:
         daemon.stop_event.set()
@@ -151,10 +167,10 @@ async def test_healthz_turns_503_naming_the_account_during_an_outage_and_200_aft
         assert await _bounded(run, "the daemon's shutdown") == 0
 
 
-async def _until_async(check: object, what: str) -> None:
+async def _until_async(check: Callable[[], Awaitable[bool]], what: str) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
-    while not await check():  # type: ignore[operator]
+    while not await check():
         assert loop.time() < deadline, f"gave up waiting for {what}"
         await asyncio.sleep(0.1)
 
