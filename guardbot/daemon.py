@@ -4,6 +4,8 @@ One event loop. Per account: a guard cycle every `schedule.interval_s` (never ov
 max one instance, coalesced, and the cycle holds the guard's lock that manual checks share), a
 correlation refresh from OHLCV, plus a heartbeat, a daily digest and journal pruning. Leverage
 tiers refresh themselves inside the snapshot reader (`schedule.tier_refresh_hours`).
+With `[metrics] enabled`, /metrics and /healthz (guardbot/ops) are served from the start, and each
+cycle's result is counted where it is logged (`_cycle`).
 
 Shutdown (SIGTERM/SIGINT): pause the jobs, wait (bounded) for running cycles to finish their
 actions, shut the scheduler down, close the exchanges and flush the journal. `shutdown(wait=True)`

@@ -11,6 +11,7 @@ COPYs exists, and it installs the exact versions constraints.txt pins for every 
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import json
 import re
 import shlex
@@ -74,6 +75,16 @@ def test_the_image_is_multi_stage_and_copies_only_files_that_exist() -> None:
         *sources, _dest = shlex.split(rest)
         for src in sources:
             assert (ROOT / src).exists(), f"the Dockerfile copies {src}, which is not in the repository"
+    # and .dockerignore keeps none of them out of the build context
+    ignored = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    copies = [rest for _, w, rest in ins if w == "COPY" and "--from=" not in rest]
+    copied = [src for rest in copies for src in shlex.split(rest)[:-1]]
+    assert [(src, pat) for src in copied for pat in ignored if fnmatch.fnmatch(src, pat)] == []
+    assert ".venv" in ignored and ".git" in ignored
     # the runtime stage takes the built venv, not the sources
     assert final("COPY") == ["--from=build /opt/guardbot /opt/guardbot"]
 
@@ -86,7 +97,9 @@ def test_the_image_runs_guardbot_as_a_non_root_user_owning_the_data_volume() -> 
     assert json.loads(final("ENTRYPOINT")[0]) == ["guardbot"] and json.loads(final("CMD")[0]) == ["run"]
     env = env_of_image()
     assert env["GUARDBOT_STORAGE__PATH"].startswith("/data/")  # the journal is in the volume
-    assert f"as the unprivileged user `{user}`" in README
+    readme = " ".join(README.split())
+    assert f"runs `guardbot run` as the unprivileged user `{user}`" in readme
+    assert "-v guardbot-data:/data" in readme and "keeps the journal in the `/data` volume" in readme
 
 
 def test_the_images_settings_are_real_settings_and_match_the_readme() -> None:
@@ -126,6 +139,7 @@ def test_the_image_installs_the_pinned_versions_of_every_runtime_dependency() ->
 async def test_the_healthcheck_passes_on_200_and_fails_on_503() -> None:
     [check] = final("HEALTHCHECK")
     cmd = json.loads(check[check.index("CMD") + 3 :].strip())
+    assert "`HEALTHCHECK` on `/healthz`" in README
     assert cmd[:2] == ["python", "-c"] and "/healthz" in cmd[2]
     verdict = [200, "ok"]
     async with serve("127.0.0.1", 0, lambda: b"", lambda: (int(verdict[0]), str(verdict[1]))) as (_, port):
