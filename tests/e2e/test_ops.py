@@ -189,3 +189,33 @@ async def test_a_taken_metrics_port_stops_the_start_with_one_line(sim: SimServer
     assert line.startswith(f"metrics.port: 127.0.0.1:{port} is already in use")
     assert "expected a free port" in line
     assert sim.requests_to("/fapi/v3/account", "GET") == []  # stopped before reading the exchange
+
+
+async def test_a_daemon_that_never_reads_its_exchange_turns_unhealthy_after_the_bound(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """A container restarted into an outage: the exchange fails from the first request (start-up
+    only warns), and /healthz says so once the bound has passed since the guard started."""
+    alpha = sim.engine.create_account(10_000)
+    sim.inject_fault("5xx", count=1_000_000)
+    config = _with_metrics(_write_config(tmp_path, {"alpha": (sim.base_url, False)}))  # max age 2 s
+    daemon = Daemon(
+        load_settings(config, environ=_credentials(alpha=alpha)), RecordingNotifier(), preflight_timeout_s=1
+    )
+    run = asyncio.create_task(daemon.run())
+    seen: list[str] = []
+
+    async def stale() -> bool:
+        if daemon.ops.address is None:
+            return False  # not serving yet
+        status, text = await _get(daemon.ops.address, "/healthz")
+        seen.append(f"{status} {text.strip()}")
+        return status == 503 and text.startswith("stale: alpha no good snapshot in")
+
+    try:
+        await _until_async(stale, "/healthz 503 naming alpha")
+        assert seen[-1].endswith("since start (max 2s)")
+        assert daemon.guard("alpha").state.last_ok_ms is None  # indeed never read
+    finally:
+        daemon.stop_event.set()
+        assert await _bounded(run, "the daemon's shutdown") == 0
