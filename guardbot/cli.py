@@ -161,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "status", "latest state of every account, from the journal", "guardbot status --json")
     p.add_argument("--json", action="store_true", help="one object per account (stable keys, docs/cli.md)")
+    p.add_argument(
+        "--journal",
+        action="append",
+        metavar="FILE",
+        help="read this journal instead of storage.path; repeat it for several guardbot instances",
+    )
     _add_config(p)
 
     p = _command(

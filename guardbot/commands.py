@@ -273,46 +273,15 @@ def flatten(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    import time
+    from guardbot import commands_journal
 
-    from guardbot.operator.journal import account_status
-    from guardbot.render import status_table
-    from guardbot.runlock import running_daemon
-
-    settings = _settings(args)
-    rows = account_status(settings, int(time.time() * 1000))
-    if args.json:
-        print(dumps(rows))
-        return 0
-    if not rows:
-        print("the journal has no snapshot yet")
-        return 0
-    holder = running_daemon(settings.storage.path)
-    daemon = holder.describe() if holder else None
-    console().print(status_table(rows, daemon, stale_after_s=max(60.0, 3 * settings.schedule.interval_s)))
-    return 0
+    return commands_journal.status(args, _settings(args))
 
 
 def history(args: argparse.Namespace) -> int:
-    import time
+    from guardbot import commands_journal
 
-    from guardbot.operator.journal import account_history, parse_since
-    from guardbot.render import history_csv, history_table
-
-    try:
-        since = parse_since(args.since)
-    except ValueError as err:
-        raise UserError(str(err)) from None
-    rows = account_history(_settings(args), since, int(time.time() * 1000), args.account)
-    if args.csv:
-        sys.stdout.write(history_csv(rows))
-    elif args.json:
-        print(dumps(rows))
-    elif not rows:
-        print(f"nothing in the last {args.since}")
-    else:
-        console().print(history_table(rows))
-    return 0
+    return commands_journal.history(args, _settings(args))
 
 
 class _LiveConsole:

@@ -27,6 +27,7 @@ from guardbot.guard.decisions import RULE_BLIND, Level
 from guardbot.guard.forced import legs_lost
 from guardbot.guard.state import initial_state
 from guardbot.intents.follow import BracketFollower
+from guardbot.logs import cycle_context
 from guardbot.messages import Message, compose
 from guardbot.notify.base import Alert, Notifier
 from guardbot.reconcile import Reconciler
@@ -180,10 +181,12 @@ class AccountGuard:
 
     async def cycle(self) -> CycleOutcome:
         async with self.lock:
-            return await self._cycle()
+            ts = self.clock()
+            # every line this cycle logs names the account and the cycle (its journal rows' ts)
+            with cycle_context(self.name, ts):
+                return await self._cycle(ts)
 
-    async def _cycle(self) -> CycleOutcome:
-        ts = self.clock()
+    async def _cycle(self, ts: int) -> CycleOutcome:
         # orders whose fate is open are settled first: the decisions below must see the truth
         await self.reconcile()
         try:

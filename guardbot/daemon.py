@@ -4,6 +4,8 @@ One event loop. Per account: a guard cycle every `schedule.interval_s` (never ov
 max one instance, coalesced, and the cycle holds the guard's lock that manual checks share), a
 correlation refresh from OHLCV, plus a heartbeat, a daily digest and journal pruning. Leverage
 tiers refresh themselves inside the snapshot reader (`schedule.tier_refresh_hours`).
+With `[metrics] enabled`, /metrics and /healthz (guardbot/ops) are served from the start, and each
+cycle's result is counted where it is logged (`_cycle`).
 
 Shutdown (SIGTERM/SIGINT): pause the jobs, wait (bounded) for running cycles to finish their
 actions, shut the scheduler down, close the exchanges and flush the journal. `shutdown(wait=True)`
@@ -21,23 +23,24 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
 from contextlib import AsyncExitStack
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from guardbot.config import Settings
 from guardbot.cycle import AccountGuard
+from guardbot.daemon_jobs import digest_text, heartbeat_text, refresh_correlation
 from guardbot.errors import ConfigError, UserError
 from guardbot.exchange.session import AccountSession, open_account
 from guardbot.guard import GuardLimits
 from guardbot.intents.desk import EntryDesk
-from guardbot.logs import dump_tasks
+from guardbot.logs import cycle_context, dump_tasks
 from guardbot.notify import Alert, ConsoleNotifier, Notifier
 from guardbot.notify.base import Level
 from guardbot.operator.requests import Outcome, RequestServer
+from guardbot.ops import Operations
 from guardbot.preflight import READ_TIMEOUT_S, read_once, secret_problems
-from guardbot.risk.correlation import correlation_report
 from guardbot.runlock import JournalLock
 from guardbot.store import Journal
 from guardbot.store.requests import OperatorRequestRow
@@ -48,58 +51,6 @@ SHUTDOWN_WAIT_S = 30.0
 SPREAD_WINDOW_S = 10.0  # accounts' cycles are spread over this much (or the interval, if shorter)
 REQUEST_POLL_S = 1.0  # how often `guardbot pause|resume|flatten` requests are picked up
 DUMP_SIGNAL = getattr(signal, "SIGUSR1", None)  # `kill -USR1`: log every task's stack (not on Windows)
-
-
-async def refresh_correlation(guard: AccountGuard, session: AccountSession, settings: Settings) -> None:
-    """Betas and pairwise correlations of the held symbols (and the benchmark) from OHLCV closes."""
-    last = guard.last
-    if last is None or last.figures is None:
-        return
-    symbols = sorted({p.symbol for p in last.figures.positions} | {settings.risk.benchmark})
-    closes: dict[str, list[float]] = {}
-    for sym in symbols:
-        try:
-            bars = await session.client.fetch_ohlcv(
-                sym, settings.risk.correlation_timeframe, limit=settings.risk.correlation_lookback
-            )
-        except asyncio.CancelledError:  # only at exit (as _cycle): the old figures are kept
-            log.info("%s: correlation refresh interrupted by shutdown", guard.name)
-            return
-        except Exception as exc:  # a missing market or a network error: keep the old figures
-            log.warning("%s: no OHLCV for %s (%s); correlation not refreshed", guard.name, sym, exc)
-            return
-        closes[sym] = [float(b[4]) for b in bars if b[4]]
-    report = correlation_report(
-        closes,
-        benchmark=settings.risk.benchmark,
-        threshold=settings.risk.cluster_threshold,
-        timeframe=settings.risk.correlation_timeframe,
-    )
-    guard.betas = dict(report.betas)
-    guard.correlations = {
-        (a, b): report.correlation(a, b) for a in report.symbols for b in report.symbols if a != b
-    }
-
-
-def heartbeat_text(guards: Sequence[AccountGuard]) -> str:
-    states = ", ".join(
-        f"{g.name} {g.state.trading_state.value}" + (" (blind)" if g.state.blind else "") for g in guards
-    )
-    return f"guard alive, {len(guards)} account(s): {states}"
-
-
-def digest_text(guard: AccountGuard) -> str:
-    last = guard.last
-    if last is None or last.figures is None:
-        return "no snapshot yet"
-    f = last.figures
-    hwm = guard.state.high_water_mark
-    dd = f" drawdown {max(0.0, (hwm - f.equity) / hwm):.1%} from {hwm:,.2f}" if hwm else ""
-    return (
-        f"daily digest: equity {f.equity:,.2f}{dd}, margin ratio {f.margin_ratio:.1%}, "
-        f"leverage {f.effective_leverage:.2f}x, {len(f.positions)} position(s), "
-        f"state {guard.state.trading_state.value}"
-    )
 
 
 def build_guard(
@@ -143,6 +94,7 @@ class Daemon:
         self.entries: EntryService | None = None  # entry desks, strategies and the webhook
         self.desks: dict[str, EntryDesk] = {}
         self.requests = RequestServer(self, self._tell_request)  # `guardbot pause|resume|flatten`
+        self.ops = Operations(self)  # Prometheus metrics and /healthz ([metrics])
 
     def guard(self, name: str) -> AccountGuard:
         for g in self.guards:
@@ -156,14 +108,18 @@ class Daemon:
             await self._cycle(g)
 
     async def _cycle(self, guard: AccountGuard) -> None:
+        started = time.monotonic()
         try:
             outcome = await guard.cycle()
-            log.info(outcome.log_line())
+            self.ops.cycle_done(guard, outcome, time.monotonic() - started)
+            with cycle_context(guard.name, outcome.ts):
+                log.info(outcome.log_line())
         except asyncio.CancelledError:
             # only at exit, after the bounded wait for running cycles; the saved state and the
             # journal's open actions let the next start pick up where this one stopped
             log.info("%s: cycle interrupted by shutdown", guard.name)
         except Exception:
+            self.ops.cycle_crashed(guard, time.monotonic() - started)
             log.exception("%s: cycle crashed; the next one runs on schedule", guard.name)
 
     async def _preflight(self) -> None:
@@ -266,6 +222,8 @@ class Daemon:
         stack.callback(run_lock.release)
         journal = self.journal = await Journal.open(s.storage.path)
         stack.push_async_callback(journal.close)
+        if s.metrics.enabled:  # first: a taken port stops the start before any exchange is read
+            await stack.enter_async_context(self.ops.serving(s.metrics))
         for account in s.accounts:
             self.sessions[account.name] = await stack.enter_async_context(open_account(account.name, s))
         await self._preflight()

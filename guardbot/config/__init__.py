@@ -12,6 +12,7 @@ Every problem is reported at once, one line each:
 ``<file or env var>: <dotted.path>: <message> (got <value>)``.
 
     schema.py       the models, one per section, with defaults and cross-field rules
+    metrics.py      [metrics]: the Prometheus endpoint and /healthz
     fields.py       field types (env var names, URLs, percentages) and the rule helpers
     secrets.py      Credentials; resolving NAME / NAME_FILE
     environment.py  GUARDBOT_* variables and the type each one sets
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from guardbot.config.environment import CONFIG_ENV
 from guardbot.config.loading import DEFAULT_CONFIG_FILE, load_settings
+from guardbot.config.metrics import MetricsConfig
 from guardbot.config.render import MASKED, UNSET, effective_config, render_effective_config
 from guardbot.config.schema import (
     ENV_PREFIX,
@@ -52,6 +54,7 @@ __all__ = [
     "Environment",
     "Exchange",
     "GuardConfig",
+    "MetricsConfig",
     "RiskConfig",
     "ScheduleConfig",
     "Settings",

@@ -27,6 +27,7 @@ from guardbot.config.fields import (
     ordered,
     raise_rules,
 )
+from guardbot.config.metrics import MetricsConfig
 from guardbot.config.secrets import NEEDED, SECRET_ENV_FIELDS, Credentials, file_var, resolve_secret
 from guardbot.config.strategies import EntriesConfig, StrategyConfig, strategy_problems
 from guardbot.errors import ConfigError
@@ -361,6 +362,7 @@ class Settings(BaseSettings):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     entries: EntriesConfig = Field(default_factory=EntriesConfig)
     strategies: list[StrategyConfig] = []
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
     _source: Path | None = PrivateAttr(default=None)
     _environ: Mapping[str, str] | None = PrivateAttr(default=None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
@@ -135,7 +136,9 @@ async def test_the_daemon_guards_until_stopped_and_a_hung_exchange_does_not_hold
     assert any("guardbot started: 2 account(s)" in a.text for a in notifier.alerts)
 
 
-async def test_guardbot_run_logs_json_lines_and_exits_0_on_sigterm(sim: SimServer, tmp_path: Path) -> None:
+async def _run_until_a_cycle(sim: SimServer, tmp_path: Path, log_format: str) -> tuple[list[str], bytes]:
+    """`guardbot run --log-format X` in a subprocess until alpha's first cycle line, then SIGTERM:
+    (stderr lines, stdout). Asserts the exit code is 0."""
     alpha = sim.engine.create_account(10_000)
     sim.engine.open_position(alpha.api_key, "ETHUSDT", "short", 2, leverage=10)
     config = _write_config(tmp_path, {"alpha": (sim.base_url, False)})
@@ -149,7 +152,7 @@ async def test_guardbot_run_logs_json_lines_and_exits_0_on_sigterm(sim: SimServe
         "--config",
         str(config),
         "--log-format",
-        "json",
+        log_format,
         cwd=tmp_path,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -164,7 +167,7 @@ async def test_guardbot_run_logs_json_lines_and_exits_0_on_sigterm(sim: SimServe
             if not raw:
                 return -1
             lines.append(raw.decode())
-            if '"msg": "alpha: equity' in lines[-1]:
+            if "alpha: equity" in lines[-1]:
                 return 0
 
     try:
@@ -176,16 +179,39 @@ async def test_guardbot_run_logs_json_lines_and_exits_0_on_sigterm(sim: SimServe
             proc.kill()
             await proc.wait()
     assert proc.returncode == 0, err.decode()
-    lines += err.decode().splitlines(keepends=True)
+    return lines + err.decode().splitlines(keepends=True), out
 
+
+def _cycle_ids(tmp_path: Path) -> list[int]:
+    """The ts of every snapshot alpha's cycles journaled (a cycle's id in the logs)."""
+    with JournalReader(tmp_path / "journal.sqlite") as r:
+        return [ts for ts, *_ in r.equity_series("alpha", 0)]
+
+
+async def test_guardbot_run_logs_json_lines_and_exits_0_on_sigterm(sim: SimServer, tmp_path: Path) -> None:
+    lines, out = await _run_until_a_cycle(sim, tmp_path, "json")
     records = [json.loads(line) for line in lines if line.strip()]  # every line is one JSON object
-    assert all(set(rec) == {"ts", "level", "logger", "msg"} for rec in records)
+    assert all({"ts", "level", "logger", "msg"} <= set(rec) for rec in records)
+    assert all(set(rec) <= {"ts", "level", "logger", "msg", "account", "cycle"} for rec in records)
     assert all(rec["ts"].endswith("+00:00") for rec in records)
     [cycle, *_] = [rec for rec in records if rec["msg"].startswith("alpha: equity")]
     assert cycle["logger"] == "guardbot.daemon" and cycle["level"] == "info"
     assert "margin ratio" in cycle["msg"] and "state ACTIVE" in cycle["msg"]
-    assert any(rec["msg"] == "stopped" for rec in records)
+    # the cycle's line names its account and cycle: the ts of the snapshot that cycle journaled
+    assert cycle["account"] == "alpha" and int(cycle["cycle"]) in _cycle_ids(tmp_path)
+    [stopped] = [rec for rec in records if rec["msg"] == "stopped"]
+    assert "account" not in stopped and "cycle" not in stopped  # logged outside any cycle
     assert out == b""
+
+
+async def test_guardbot_run_text_lines_name_the_account_and_cycle(sim: SimServer, tmp_path: Path) -> None:
+    lines, _ = await _run_until_a_cycle(sim, tmp_path, "text")
+    [cycle, *_] = [line for line in lines if "alpha: equity" in line]
+    match = re.search(r" INFO +account=alpha cycle=(\d+) alpha: equity", cycle)
+    assert match is not None, cycle
+    assert int(match.group(1)) in _cycle_ids(tmp_path)
+    [stopped] = [line for line in lines if line.rstrip().endswith("INFO    stopped")]
+    assert "account=" not in stopped
 
 
 async def test_a_stop_the_trader_cancels_is_placed_again_by_the_running_daemon(
