@@ -85,6 +85,11 @@ class Daemon:
 
     def stop(self, how: str = "term", timeout: float = 30.0) -> int:
         assert self.proc is not None
+        if how == "term":
+            # A process is answerable for SIGTERM from when its entry point runs (guardbot/cli.py
+            # sets a handler first thing); one signalled within milliseconds of fork, while the
+            # interpreter itself is still starting, dies with -15 whatever it would do.
+            wait_until_it_catches_sigterm(self.proc.pid)
         mark = self.log.stat().st_size if self.log.exists() else 0
         self.proc.send_signal(signal.SIGTERM if how == "term" else signal.SIGKILL)
         try:
@@ -151,6 +156,20 @@ def snapshots(db: Path) -> int:
             return len(r.equity_series("main", 0))
     except JournalError:
         return 0
+
+
+def wait_until_it_catches_sigterm(pid: int, timeout: float = 10.0) -> None:
+    """Until the process has a SIGTERM handler (Linux: the SigCgt mask in /proc), or it is gone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return
+        mask = next((ln.split()[1] for ln in status.splitlines() if ln.startswith("SigCgt:")), "0")
+        if int(mask, 16) & (1 << (signal.SIGTERM - 1)):
+            return
+        time.sleep(0.005)
 
 
 def wait_cycles(db: Path, n: int, timeout: float = 20.0) -> bool:
