@@ -111,6 +111,14 @@ def positions_rows(snapshot: AccountSnapshot, f: AccountFigures) -> list[dict[st
     ]
 
 
+def orders_key(snapshot: AccountSnapshot) -> list[tuple[Any, ...]]:
+    """What identifies each open order: a change in them makes the journal keep a snapshot row."""
+    return [
+        (o.client_order_id or o.id, o.symbol, o.side, o.type, o.amount, o.price, o.trigger_price)
+        for o in snapshot.open_orders
+    ]
+
+
 class AccountGuard:
     """Guards one account. `cycle()` is safe to call from the scheduler and from "check now"."""
 
@@ -225,6 +233,7 @@ class AccountGuard:
             figures_row(figures),
             positions_rows(snapshot, figures),
             self.state.trading_state.value,
+            orders=orders_key(snapshot),
         )
         outcome = CycleOutcome(self.name, ts, True, self.state, figures, snapshot, decisions)
         self.last = outcome

@@ -259,7 +259,7 @@ class Daemon:
         run_lock = JournalLock(s.storage.path, "guardbot run")
         run_lock.acquire()  # one daemon per journal; the OS releases it if we crash
         stack.callback(run_lock.release)
-        journal = self.journal = await Journal.open(s.storage.path)
+        journal = self.journal = await Journal.open(s.storage.path, s.storage.sampling())
         stack.push_async_callback(journal.close)
         for account in s.accounts:
             self.sessions[account.name] = await stack.enter_async_context(open_account(account.name, s))
@@ -340,6 +340,9 @@ class Daemon:
             minute=17,
             id="prune",
         )
+        # history past a week thinned a few buckets per transaction, cycles' writes in between
+        soon = start + dt.timedelta(minutes=2)
+        sched.add_job(self.journal.downsample, "interval", minutes=60, next_run_time=soon, id="downsample")
         sched.add_job(
             self._serve_requests,
             "interval",

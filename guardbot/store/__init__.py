@@ -21,8 +21,10 @@ from guardbot.store.rows import (
     SnapshotRow,
     TransitionRow,
 )
+from guardbot.store.sampling import SamplingPolicy
 from guardbot.store.schema import CURRENT_VERSION, JournalError
-from guardbot.store.writes import FIGURE_KEYS, ActionConflictError
+from guardbot.store.snapshots import FIGURE_KEYS
+from guardbot.store.writes import ActionConflictError
 
 __all__ = [
     "CURRENT_VERSION",
@@ -43,6 +45,7 @@ __all__ = [
     "JournalError",
     "JournalReader",
     "PositionRow",
+    "SamplingPolicy",
     "SnapshotRow",
     "TransitionRow",
 ]

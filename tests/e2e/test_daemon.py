@@ -68,7 +68,7 @@ def _credentials(**accounts: SimAccount) -> dict[str, str]:
 def _snapshots(db: Path, account: str) -> int:
     try:
         with JournalReader(db) as r:
-            return len(r.equity_series(account, 0))
+            return r.cycles_journaled(account)
     except JournalError:  # not created or not migrated yet: the daemon is starting
         return 0
 
