@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from guardbot.store import codec, snapshots
+from guardbot.store import codec, cycle_writes, snapshots
+from guardbot.store.rows import GuardStateRow
 from guardbot.store.sampling import SamplingPolicy
 
 
@@ -92,3 +93,28 @@ class SnapshotOps:
             if done == 0:
                 break
         return total
+
+    async def record_cycle(
+        self,
+        account: str,
+        ts: int,
+        *,
+        snapshot: cycle_writes.CycleSnapshot | None,
+        guard_state: GuardStateRow,
+        decisions: Sequence[Mapping[str, Any]] = (),
+        transitions: Sequence[cycle_writes.Transition] = (),
+    ) -> tuple[int | None, list[int]]:
+        """A cycle's snapshot, guard state, decisions and transitions in one transaction
+        (cycle_writes.record_cycle); returns (snapshot row id, decision ids)."""
+        fut = self._submit(
+            cycle_writes.record_cycle,
+            account,
+            ts,
+            snapshot=snapshot,
+            guard_state=guard_state,
+            decisions=decisions,
+            transitions=transitions,
+            policy=self.sampling,
+        )
+        snapshot_id, ids = await asyncio.wrap_future(fut)
+        return snapshot_id, list(ids)

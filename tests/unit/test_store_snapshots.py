@@ -9,8 +9,10 @@ import pytest
 from store_support import BTC, DAY, ETH, FIGURES, T0, position, raw
 
 from guardbot.store import (
+    GuardStateRow,
     Journal,
 )
+from guardbot.store.cycle_writes import CycleSnapshot, Transition
 
 
 def test_snapshot_with_positions_round_trips(sj: Journal) -> None:
@@ -114,3 +116,24 @@ def test_equity_series_is_ordered_and_bounded(sj: Journal) -> None:
 
 
 # --- decisions, actions -------------------------------------------------------------------------
+
+
+async def test_a_cycles_rows_commit_together_or_not_at_all(aj: Journal, path: Path) -> None:
+    seen = CycleSnapshot(FIGURES, [position()], "HALTED", [("gb-1", BTC, "sell")])
+    state = GuardStateRow(account="main", high_water_mark=11_000.0, trading_state="HALTED", updated_ts=T0)
+    halt = {"rule": "drawdown", "kind": "set_state", "reason": "drawdown 12%"}
+    went = [Transition("ACTIVE", "HALTED", "drawdown 12%")]
+    sid, ids = await aj.record_cycle(
+        "main", T0, snapshot=seen, guard_state=state, decisions=[halt], transitions=went
+    )
+    assert sid is not None and len(ids) == 1
+    bad = [Transition("ACTIVE", "NOT_A_STATE", "?")]  # the last write of the cycle fails...
+    with pytest.raises(ValueError, match="to_state"):
+        await aj.record_cycle(
+            "main", T0 + 60_000, snapshot=seen, guard_state=state, decisions=[halt], transitions=bad
+        )
+    with raw(path) as c:  # ... and none of that cycle's rows were written
+        tables = ("snapshots", "decisions", "transitions")
+        counts = [c.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables]
+    assert counts == [1, 1, 1]
+    assert await aj.load_guard_state("main") == state
