@@ -4,13 +4,17 @@ size bound, and every order, alert and request kept whole."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import sqlite3
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from store_support import BTC, DAY, FIGURES, T0, action_args, position
 
 from guardbot.store import GuardStateRow, Journal, JournalReader
@@ -176,3 +180,41 @@ def test_a_month_of_fifty_positions_stays_under_fifty_megabytes(path: Path) -> N
         ).fetchone()[0]
     assert used <= 50_000_000
     assert path.stat().st_size <= 50_000_000
+
+
+cycle_steps = st.lists(
+    st.tuples(
+        st.integers(min_value=1_000, max_value=40_000),  # time to the next cycle
+        st.floats(min_value=-0.01, max_value=0.01),  # equity move
+        st.booleans(),  # the position is resized
+        st.sampled_from(["ACTIVE", "ACTIVE", "ACTIVE", "HALTED"]),
+    ),
+    min_size=1,
+    max_size=80,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cycle_steps)
+def test_any_run_of_cycles_keeps_the_latest_and_every_change(tmp_path: Path, steps: list[Any]) -> None:
+    path = Path(tempfile.mkdtemp(dir=tmp_path)) / "journal.sqlite"  # a fresh file per example
+    ts, equity, size, written = T0, 10_000.0, 0.2, []
+    with Journal.open_sync(path) as j:
+        for dt, move, resize, state in steps:
+            ts, equity = ts + dt, equity * (1 + move)
+            size = round(size + 0.1, 1) if resize else size
+            j.record_snapshot_sync("main", ts, figures(equity, 0.02), [position(contracts=size)], state)
+            written.append((ts, equity, size, state))
+    with JournalReader(path) as r:
+        [latest] = r.latest_snapshots()
+        rows = r.equity_series("main", 0)
+        assert (latest.ts, latest.equity) == written[-1][:2]  # status shows the last cycle
+        assert [p.contracts for p in r.positions_of(latest.id)] == [written[-1][2]]
+        assert r.cycles_journaled("main") == len(written)
+    kept = {t for t, _, _ in rows}
+    for (_, _, size0, state0), (t1, _, size1, state1) in itertools.pairwise(written):
+        if (size0, state0) != (size1, state1):
+            assert t1 in kept  # every change of the book or the state is in the journal
+    # between two kept rows, no cycle a minute or more after the first was dropped
+    for a, b in itertools.pairwise(sorted(kept)):
+        assert not [t for t, *_ in written[:-1] if a + 60_000 <= t < b]
