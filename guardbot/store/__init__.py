@@ -1,4 +1,5 @@
-"""The SQLite journal: every snapshot, decision, action, alert and state change, in one file.
+"""The SQLite journal: snapshots (sampled, see sampling.py), every decision, action, alert and state
+change, in one file.
 
 `Journal` is the single writer (async, for the daemon; `*_sync` twins for scripts), `JournalReader`
 a read-only view for the CLI. The schema is documented in docs/journal.md and only migrates forward.

@@ -174,9 +174,11 @@ def record_snapshot(
             db.execute(f"UPDATE snapshots SET {sets} WHERE id = ?", [*row.values(), latest[0]])
             return int(latest[0])
         # the latest row stops being the latest: it keeps its positions only if they are a keyframe
+        # (unless it is already past the downsampling age: then thinning chose it to keep them)
         if (
             latest is not None
             and latest[8]
+            and ts - int(latest[1]) < policy.downsample_after_ms
             and not keeps_positions(_last_keyframe(db, account, latest, policy), _sample(latest), policy)
         ):
             db.execute("UPDATE snapshots SET positions_json = NULL WHERE id = ?", [latest[0]])

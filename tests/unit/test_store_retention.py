@@ -218,3 +218,16 @@ def test_any_run_of_cycles_keeps_the_latest_and_every_change(tmp_path: Path, ste
     # between two kept rows, no cycle a minute or more after the first was dropped
     for a, b in itertools.pairwise(sorted(kept)):
         assert not [t for t, *_ in written[:-1] if a + 60_000 <= t < b]
+
+
+def test_an_idle_accounts_last_picture_keeps_its_positions_through_thinning_and_a_restart(
+    sj: Journal, path: Path
+) -> None:
+    # two minutes of cycles across a bucket boundary (T0 is 100 s before one), then ten idle days
+    for i in range(12):
+        sj.record_snapshot_sync("idle", T0 + i * 10_000, FIGURES, [position()], "ACTIVE")
+    sj.downsample_sync(T0 + 10 * DAY)
+    sj.record_snapshot_sync("idle", T0 + 10 * DAY, FIGURES, [position()], "ACTIVE")  # the guard is back
+    sql = "SELECT COUNT(*) FROM snapshots WHERE ts < ? AND positions_json IS NOT NULL"
+    with sqlite3.connect(path) as c:
+        assert c.execute(sql, [T0 + DAY]).fetchone()[0] == 2  # each old bucket still shows what was held
