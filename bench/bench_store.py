@@ -1,8 +1,10 @@
-"""Journal write throughput: 10k snapshot rows + 50k position rows through the single writer.
+"""Journal write throughput (10k cycles of 5 positions through the single writer), and the journal's
+size per account: bytes per cycle and the projected 30-day file at 1, 10 and 50 positions, before
+(schema 5, a row per cycle) and after (schema 6, sampled and downsampled) -- method in journal_size.py.
 
-Each `record_snapshot` is one transaction (1 snapshot + 5 positions) on a real WAL file in a temporary
-directory. First pass: each call awaited before the next from an event loop, the way one account's
-cycle does it (includes the loop <-> writer-thread hop). Second pass: 64 calls in flight at once.
+Each `record_snapshot` is one transaction on a real WAL file in a temporary directory. First pass:
+each call awaited before the next from an event loop, the way one account's cycle does it (includes
+the loop <-> writer-thread hop). Second pass: 64 calls in flight at once.
 `run()` returns the figures; run this file directly to print them as JSON.
 """
 
@@ -15,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import journal_size
 from guardbot.store import Journal, JournalReader
 
 SNAPSHOTS = 10_000
@@ -81,9 +84,10 @@ def _read(path: Path) -> dict[str, float]:
         latest = reader.latest_snapshots()
         latest_s = time.perf_counter() - start
         start = time.perf_counter()
-        series = reader.equity_series("main", 0)
+        reader.equity_series("main", 0)
         series_s = time.perf_counter() - start
-    assert len(latest) == len(ACCOUNTS) and len(series) == SNAPSHOTS // len(ACCOUNTS)
+        counted = reader.cycles_journaled("main")
+    assert len(latest) == len(ACCOUNTS) and counted == SNAPSHOTS // len(ACCOUNTS)
     return {"latest_snapshots_ms": latest_s * 1000, "equity_series_ms": series_s * 1000}
 
 
@@ -111,6 +115,11 @@ def run() -> dict[str, Any]:
         "file_bytes": size,
         "latest_snapshots_ms": round(r["latest_snapshots_ms"], 3),
         "equity_series_ms": round(r["equity_series_ms"], 3),
+        "journal_size": {
+            "method": "journal_size.py: a seeded 10 s price walk written into real SQLite files, "
+            f"{journal_size.DAYS} simulated days per book, pages in use extrapolated to 30 days",
+            "books": [journal_size.measure(n) for n in (1, 10, 50)],
+        },
     }
 
 

@@ -34,6 +34,7 @@ from guardbot.reconcile import Reconciler
 from guardbot.risk.account import AccountFigures, measure_account
 from guardbot.risk.margin import MissingTiersError
 from guardbot.store import Journal
+from guardbot.store.cycle_writes import CycleSnapshot, Transition
 from guardbot.store.rows import GuardStateRow
 
 log = logging.getLogger("guardbot.cycle")
@@ -109,6 +110,14 @@ def positions_rows(snapshot: AccountSnapshot, f: AccountFigures) -> list[dict[st
             "stop_price": _stop_of(snapshot, p.symbol, p.position.side),
         }
         for p in f.positions
+    ]
+
+
+def orders_key(snapshot: AccountSnapshot) -> list[tuple[Any, ...]]:
+    """What identifies each open order: a change in them makes the journal keep a snapshot row."""
+    return [
+        (o.client_order_id or o.id, o.symbol, o.side, o.type, o.amount, o.price, o.trigger_price)
+        for o in snapshot.open_orders
     ]
 
 
@@ -203,8 +212,8 @@ class AccountGuard:
             await self.journal.record_event(self.name, ts, kind="snapshot_failed", text=error[:500])
             outcome = CycleOutcome(self.name, ts, False, self.state, decisions=decisions, error=error)
             self.last = outcome
-            await self.save_state(ts)
-            await self._apply(decisions, None, ts, outcome)
+            ids = await self._journal_cycle(ts, decisions, None)
+            await self._apply(decisions, ids, None, ts, outcome)
             return outcome
 
         await self.reconciler.left_the_book(snapshot)
@@ -222,19 +231,19 @@ class AccountGuard:
             flows=flows,
             forced=forced,
         )
-        await self.journal.record_snapshot(
-            self.name,
-            ts,
+        seen = CycleSnapshot(
             figures_row(figures),
             positions_rows(snapshot, figures),
             self.state.trading_state.value,
+            orders_key(snapshot),
         )
-        outcome = CycleOutcome(self.name, ts, True, self.state, figures, snapshot, decisions)
-        self.last = outcome
         # The state the decisions leave (locks, cut targets, conditions) is saved before a single
         # order goes out: a stop or a crash mid-orders must not make a restart decide them again.
-        await self.save_state(ts)
-        await self._apply(decisions, snapshot, ts, outcome)
+        # With the snapshot and the decisions, in one transaction (store/cycle_writes.py).
+        ids = await self._journal_cycle(ts, decisions, seen)
+        outcome = CycleOutcome(self.name, ts, True, self.state, figures, snapshot, decisions)
+        self.last = outcome
+        await self._apply(decisions, ids, snapshot, ts, outcome)
         await self.brackets.follow(snapshot, outcome.actions, ts)
         return outcome
 
@@ -267,33 +276,41 @@ class AccountGuard:
             return FlowInput(None, feed=True)
         return FlowInput(None if entries is None else tuple(entries), feed=entries is not None)
 
-    async def _apply(
-        self, decisions: list[Decision], snapshot: AccountSnapshot | None, ts: int, outcome: CycleOutcome
-    ) -> None:
-        """Journal every decision and send its orders; then tell a person, one message per event."""
-        ids = await self.journal.record_decisions(
+    async def _journal_cycle(
+        self, ts: int, decisions: list[Decision], seen: CycleSnapshot | None
+    ) -> list[int]:
+        """The cycle's snapshot, guard state, decisions and transitions, committed together; the
+        decisions' ids (their orders' rows point at them)."""
+        _, ids = await self.journal.record_cycle(
             self.name,
             ts,
-            [
-                {
-                    "rule": d.rule,
-                    "kind": d.kind,
-                    "reason": d.reason,
-                    "symbol": d.symbol,
-                    "details": d.to_dict(),
-                }
+            snapshot=seen,
+            guard_state=self._state_row(ts),
+            decisions=[
+                dict(rule=d.rule, kind=d.kind, reason=d.reason, symbol=d.symbol, details=d.to_dict())
                 for d in decisions
             ],
-        )
-        for d in decisions:
-            if d.kind == "set_state":
-                await self.journal.record_transition(
-                    self.name,
-                    ts,
-                    from_state=str(d.details.get("from", "")),
-                    to_state=str(d.details.get("to", self.state.trading_state.value)),
-                    reason=d.reason,
+            transitions=[
+                Transition(
+                    str(d.details.get("from", "")),
+                    str(d.details.get("to", self.state.trading_state.value)),
+                    d.reason,
                 )
+                for d in decisions
+                if d.kind == "set_state"
+            ],
+        )
+        return ids
+
+    async def _apply(
+        self,
+        decisions: list[Decision],
+        ids: list[int],
+        snapshot: AccountSnapshot | None,
+        ts: int,
+        outcome: CycleOutcome,
+    ) -> None:
+        """Send the (already journaled) decisions' orders; then tell a person, one message per event."""
         results: list[list[ActionResult]] = [[] for _ in decisions]
         orders = [i for i, d in enumerate(decisions) if d.is_order] if snapshot is not None else []
         if orders and snapshot is not None:
@@ -338,18 +355,19 @@ class AccountGuard:
         await self.journal.update_alert_delivery(alert_id, delivered)
 
     async def save_state(self, ts: int) -> None:
+        await self.journal.save_guard_state(self._state_row(ts))
+
+    def _state_row(self, ts: int) -> GuardStateRow:
         s = self.state
-        await self.journal.save_guard_state(
-            GuardStateRow(
-                account=self.name,
-                high_water_mark=s.high_water_mark,
-                day_start_equity=s.day_start_equity,
-                day_start_ts=s.day_start_ms,
-                trading_state=s.trading_state.value,
-                lock_reason=s.lock_reason,
-                locked_until_ts=s.locked_until_ms,
-                paused=s.paused,
-                updated_ts=ts,
-                extra=s.to_dict(),
-            )
+        return GuardStateRow(
+            account=self.name,
+            high_water_mark=s.high_water_mark,
+            day_start_equity=s.day_start_equity,
+            day_start_ts=s.day_start_ms,
+            trading_state=s.trading_state.value,
+            lock_reason=s.lock_reason,
+            locked_until_ts=s.locked_until_ms,
+            paused=s.paused,
+            updated_ts=ts,
+            extra=s.to_dict(),
         )

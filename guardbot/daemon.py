@@ -220,7 +220,7 @@ class Daemon:
         run_lock = JournalLock(s.storage.path, "guardbot run")
         run_lock.acquire()  # one daemon per journal; the OS releases it if we crash
         stack.callback(run_lock.release)
-        journal = self.journal = await Journal.open(s.storage.path)
+        journal = self.journal = await Journal.open(s.storage.path, s.storage.sampling())
         stack.push_async_callback(journal.close)
         if s.metrics.enabled:  # first: a taken port stops the start before any exchange is read
             await stack.enter_async_context(self.ops.serving(s.metrics))
@@ -307,6 +307,9 @@ class Daemon:
             minute=17,
             id="prune",
         )
+        # history past a week thinned a few buckets per transaction, cycles' writes in between
+        soon = start + dt.timedelta(minutes=2)
+        sched.add_job(self.journal.downsample, "interval", minutes=60, next_run_time=soon, id="downsample")
         sched.add_job(
             self._serve_requests,
             "interval",

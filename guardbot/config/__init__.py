@@ -36,10 +36,10 @@ from guardbot.config.schema import (
     RiskConfig,
     ScheduleConfig,
     Settings,
-    StorageConfig,
     TelegramConfig,
 )
 from guardbot.config.secrets import Credentials
+from guardbot.config.storage import StorageConfig
 from guardbot.errors import ConfigError
 
 __all__ = [

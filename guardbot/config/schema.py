@@ -29,6 +29,7 @@ from guardbot.config.fields import (
 )
 from guardbot.config.metrics import MetricsConfig
 from guardbot.config.secrets import NEEDED, SECRET_ENV_FIELDS, Credentials, file_var, resolve_secret
+from guardbot.config.storage import StorageConfig
 from guardbot.config.strategies import EntriesConfig, StrategyConfig, strategy_problems
 from guardbot.errors import ConfigError
 from guardbot.request_budget import budget_line, is_loopback
@@ -328,11 +329,6 @@ class TelegramConfig(_Section):
         if problem and (self.enabled or self.bot_token_env in env or file_var(self.bot_token_env) in env):
             raise ConfigError([problem])
         return secret
-
-
-class StorageConfig(_Section):
-    path: NonEmptyStr = "guardbot.db"
-    snapshot_retention_days: Annotated[int, Field(gt=0)] = 30
 
 
 class ScheduleConfig(_Section):

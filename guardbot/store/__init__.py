@@ -1,4 +1,5 @@
-"""The SQLite journal: every snapshot, decision, action, alert and state change, in one file.
+"""The SQLite journal: snapshots (sampled, see sampling.py), every decision, action, alert and state
+change, in one file.
 
 `Journal` is the single writer (async, for the daemon; `*_sync` twins for scripts), `JournalReader`
 a read-only view for the CLI. The schema is documented in docs/journal.md and only migrates forward.
@@ -21,8 +22,10 @@ from guardbot.store.rows import (
     SnapshotRow,
     TransitionRow,
 )
+from guardbot.store.sampling import SamplingPolicy
 from guardbot.store.schema import CURRENT_VERSION, JournalError
-from guardbot.store.writes import FIGURE_KEYS, ActionConflictError
+from guardbot.store.snapshots import FIGURE_KEYS
+from guardbot.store.writes import ActionConflictError
 
 __all__ = [
     "CURRENT_VERSION",
@@ -43,6 +46,7 @@ __all__ = [
     "JournalError",
     "JournalReader",
     "PositionRow",
+    "SamplingPolicy",
     "SnapshotRow",
     "TransitionRow",
 ]

@@ -24,7 +24,9 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from sqlite_utils import Database
 
-from guardbot.store import intents, queries, requests, writes
+from guardbot.store import intents, queries, requests, snapshots, writes
+from guardbot.store.journal_snapshots import SnapshotOps
+from guardbot.store.sampling import DEFAULT_POLICY, SamplingPolicy
 from guardbot.store.schema import JournalError, connect_reader, connect_writer
 
 P = ParamSpec("P")
@@ -119,14 +121,21 @@ def _abandon(executor: ThreadPoolExecutor, fut: Future[Database]) -> None:
     executor.shutdown(wait=False)
 
 
-class Journal:
+class Journal(SnapshotOps):
     """The one writer. Create with `await Journal.open(path)` (or `Journal.open_sync(path)`)."""
 
-    def __init__(self, path: Path, executor: ThreadPoolExecutor, db: Database) -> None:
+    def __init__(
+        self,
+        path: Path,
+        executor: ThreadPoolExecutor,
+        db: Database,
+        sampling: SamplingPolicy = DEFAULT_POLICY,
+    ) -> None:
         self.path = path
         self._executor = executor
         self._db = db
         self._closed = False
+        self.sampling = sampling  # which snapshots are kept, and how history is thinned (sampling.py)
 
     @staticmethod
     def _start(path: str | os.PathLike[str]) -> tuple[Path, ThreadPoolExecutor, Future[Database]]:
@@ -135,7 +144,7 @@ class Journal:
         return p, executor, executor.submit(connect_writer, p)
 
     @classmethod
-    async def open(cls, path: str | os.PathLike[str]) -> Journal:
+    async def open(cls, path: str | os.PathLike[str], sampling: SamplingPolicy = DEFAULT_POLICY) -> Journal:
         """Open or create the journal file and migrate it forward to the current schema."""
         p, executor, fut = cls._start(path)
         try:
@@ -143,17 +152,17 @@ class Journal:
         except BaseException:
             _abandon(executor, fut)
             raise
-        return cls(p, executor, db)
+        return cls(p, executor, db, sampling)
 
     @classmethod
-    def open_sync(cls, path: str | os.PathLike[str]) -> Journal:
+    def open_sync(cls, path: str | os.PathLike[str], sampling: SamplingPolicy = DEFAULT_POLICY) -> Journal:
         p, executor, fut = cls._start(path)
         try:
             db = fut.result()
         except BaseException:
             _abandon(executor, fut)
             raise
-        return cls(p, executor, db)
+        return cls(p, executor, db, sampling)
 
     def _submit(self, fn: Op[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         if self._closed:
@@ -202,7 +211,6 @@ class Journal:
         self.close_sync()
 
     # writes
-    record_snapshot = _AsyncOp(writes.record_snapshot)
     record_decision = _AsyncOp(writes.record_decision)
     record_decisions = _AsyncOp(writes.record_decisions)
     add_pending_action = _AsyncOp(writes.add_pending_action)
@@ -212,7 +220,7 @@ class Journal:
     record_transition = _AsyncOp(writes.record_transition)
     save_guard_state = _AsyncOp(writes.save_guard_state)
     record_event = _AsyncOp(writes.record_event)
-    prune_snapshots = _AsyncOp(writes.prune_snapshots)
+    prune_snapshots = _AsyncOp(snapshots.prune_snapshots)
     # reads (on the writer's connection: they see every write queued before them)
     pending_actions = _AsyncOp(queries.pending_actions)
     resting_actions = _AsyncOp(queries.resting_actions)
@@ -223,6 +231,7 @@ class Journal:
     positions_of = _AsyncOp(queries.positions_of)
     history = _AsyncOp(queries.history)
     equity_series = _AsyncOp(queries.equity_series)
+    cycles_journaled = _AsyncOp(queries.cycles_journaled)
     actions_for = _AsyncOp(queries.actions_for)
     # operator requests (the CLI asking the daemon)
     add_operator_request = _AsyncOp(requests.add_operator_request)
@@ -230,7 +239,6 @@ class Journal:
     operator_request = _AsyncOp(requests.operator_request)
     pending_operator_requests = _AsyncOp(requests.pending_operator_requests)
 
-    record_snapshot_sync = _SyncOp(writes.record_snapshot)
     record_decision_sync = _SyncOp(writes.record_decision)
     record_decisions_sync = _SyncOp(writes.record_decisions)
     add_pending_action_sync = _SyncOp(writes.add_pending_action)
@@ -240,7 +248,7 @@ class Journal:
     record_transition_sync = _SyncOp(writes.record_transition)
     save_guard_state_sync = _SyncOp(writes.save_guard_state)
     record_event_sync = _SyncOp(writes.record_event)
-    prune_snapshots_sync = _SyncOp(writes.prune_snapshots)
+    prune_snapshots_sync = _SyncOp(snapshots.prune_snapshots)
     pending_actions_sync = _SyncOp(queries.pending_actions)
     resting_actions_sync = _SyncOp(queries.resting_actions)
     action_by_client_id_sync = _SyncOp(queries.action_by_client_id)
@@ -250,6 +258,7 @@ class Journal:
     positions_of_sync = _SyncOp(queries.positions_of)
     history_sync = _SyncOp(queries.history)
     equity_series_sync = _SyncOp(queries.equity_series)
+    cycles_journaled_sync = _SyncOp(queries.cycles_journaled)
     actions_for_sync = _SyncOp(queries.actions_for)
     # the entry path (store/intents.py): intents, brackets, strategy state
     record_intent = _AsyncOp(intents.record_intent)
@@ -301,6 +310,7 @@ class JournalReader:
     positions_of = _ReadOp(queries.positions_of)
     history = _ReadOp(queries.history)
     equity_series = _ReadOp(queries.equity_series)
+    cycles_journaled = _ReadOp(queries.cycles_journaled)
     actions_for = _ReadOp(queries.actions_for)
     pending_actions = _ReadOp(queries.pending_actions)
     action_by_client_id = _ReadOp(queries.action_by_client_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ from guardbot.store.rows import (
     SnapshotRow,
     TransitionRow,
 )
+from guardbot.store.schema import POSITION_FIELDS
 
 DEFAULT_HISTORY_KINDS = (HistoryKind.DECISION, HistoryKind.TRANSITION, HistoryKind.ACTION, HistoryKind.ALERT)
 # Same-millisecond order in `history`: a decision, then the state change it caused, then the order, then
@@ -53,8 +55,29 @@ def latest_snapshots(db: Database) -> list[SnapshotRow]:
 
 
 def positions_of(db: Database, snapshot_id: int) -> list[PositionRow]:
+    """The positions stored with a snapshot ([] when none were, or the row kept only its figures).
+
+    Rows since schema 6 hold them as one JSON array (`snapshots.positions_json`); older rows in the
+    `positions` table, which is still read until those rows age out.
+    """
+    sql = "SELECT account, ts, positions_json FROM snapshots WHERE id = ?"
+    got = db.execute(sql, [snapshot_id]).fetchone()
+    if got is not None and got[2] is not None:
+        account, ts, raw = got
+        rows = [
+            PositionRow(snapshot_id, account, ts, **dict(zip(POSITION_FIELDS, leg, strict=True)))
+            for leg in json.loads(raw)
+        ]
+        return sorted(rows, key=lambda r: (r.symbol, r.side))
     sql = f"SELECT {codec.columns(PositionRow)} FROM positions WHERE snapshot_id = ? ORDER BY symbol, side"
     return [codec.position_row(d) for d in db.query(sql, [snapshot_id])]
+
+
+def cycles_journaled(db: Database, account: str) -> int:
+    """How many guard cycles of `account` the retained snapshot rows stand for (it grows by one per
+    cycle, even when a cycle only replaced the previous not-kept row)."""
+    row = db.execute("SELECT COALESCE(SUM(cycles), 0) FROM snapshots WHERE account = ?", [account]).fetchone()
+    return int(row[0])
 
 
 def equity_series(

@@ -85,6 +85,7 @@ class SnapshotRow:
     net_notional: float
     state: str
     positions_count: int
+    cycles: int = 1  # guard cycles this row stands for (v6: rows are kept per change or per minute)
 
 
 @dataclass(frozen=True, slots=True)

@@ -232,6 +232,50 @@ def _v5_operator_requests(db: Database) -> None:
     db.execute("CREATE INDEX idx_operator_requests_status ON operator_requests(status)")
 
 
+# Field order of one position in `snapshots.positions_json` (v6): an array per position, in this order.
+POSITION_FIELDS = (
+    "symbol",
+    "side",
+    "contracts",
+    "entry_price",
+    "mark_price",
+    "notional",
+    "unrealized_pnl",
+    "liquidation_price",
+    "liquidation_distance_pct",
+    "exchange_liquidation_price",
+    "stop_price",
+)
+
+
+def _v6_bounded_snapshots(db: Database) -> None:
+    # A row per meaningful change or per minute instead of per cycle, positions as one JSON array per
+    # row, and downsampling past a week (guardbot/store/sampling.py). ADD COLUMN never rewrites the
+    # table, so a large journal upgrades in an instant; its per-cycle rows and their `positions` rows
+    # stay as they are (still read) until the daemon's downsampling and retention reach them.
+    db.execute("ALTER TABLE snapshots ADD COLUMN kept INTEGER NOT NULL DEFAULT 1")
+    db.execute("ALTER TABLE snapshots ADD COLUMN cycles INTEGER NOT NULL DEFAULT 1")
+    db.execute("ALTER TABLE snapshots ADD COLUMN book TEXT")
+    db.execute("ALTER TABLE snapshots ADD COLUMN positions_json TEXT")
+    db.execute(
+        """CREATE TABLE downsample_progress (
+            account TEXT PRIMARY KEY,
+            done_until_ts INTEGER NOT NULL,
+            updated_ts INTEGER NOT NULL
+        )"""
+    )
+    # Every stored position, old layout and new, as rows: what scripts reading `positions` need now.
+    fields = ", ".join(f"json_extract(j.value, '$[{i}]') AS {name}" for i, name in enumerate(POSITION_FIELDS))
+    db.execute(
+        f"""CREATE VIEW snapshot_positions AS
+            SELECT s.id AS snapshot_id, s.account, s.ts, {fields}
+            FROM snapshots s, json_each(s.positions_json) j
+            WHERE s.positions_json IS NOT NULL
+            UNION ALL
+            SELECT snapshot_id, account, ts, {", ".join(POSITION_FIELDS)} FROM positions"""
+    )
+
+
 # Index i holds the step from version i to i+1. Append only; never edit a released step.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _v1_core_tables,
@@ -239,6 +283,7 @@ MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _v3_order_state,
     _v4_intents_brackets_strategies,
     _v5_operator_requests,
+    _v6_bounded_snapshots,
 )
 CURRENT_VERSION = len(MIGRATIONS)
 

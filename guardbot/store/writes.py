@@ -12,7 +12,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.db import Table
 
-from guardbot.domain import Side, TradingState
+from guardbot.domain import TradingState
 from guardbot.store import codec, queries
 from guardbot.store.rows import (
     ActionKind,
@@ -24,27 +24,6 @@ from guardbot.store.rows import (
     OrderState,
 )
 
-# Keys of the `figures` mapping record_snapshot reads (AccountFigures' field names). Others are ignored,
-# so `dataclasses.asdict(figures)` can be passed as is.
-FIGURE_KEYS = (
-    "equity",
-    "wallet_balance",
-    "unrealized_pnl",
-    "maintenance_margin",
-    "initial_margin",
-    "margin_ratio",
-    "effective_leverage",
-    "gross_notional",
-    "net_notional",
-)
-_INFINITE_OK = frozenset({"margin_ratio", "effective_leverage"})  # inf when equity <= 0
-POSITION_REQUIRED = ("symbol", "side", "contracts", "entry_price", "mark_price", "notional", "unrealized_pnl")
-POSITION_OPTIONAL = (
-    "liquidation_price",
-    "liquidation_distance_pct",
-    "exchange_liquidation_price",
-    "stop_price",
-)
 ORDER_SIDES = ("buy", "sell")
 
 
@@ -66,58 +45,6 @@ def _insert(db: Database, name: str, row: Mapping[str, Any]) -> int:
 
 class ActionConflictError(ValueError):
     """A client order id already journaled for a different action: ids must be unique per action."""
-
-
-def _position(i: int, p: Mapping[str, Any], account: str, ts: int, snapshot_id: int) -> dict[str, Any]:
-    where = f"positions[{i}]"
-    if not isinstance(p, Mapping):
-        raise ValueError(f"journal: {where} must be a mapping, got {type(p).__name__}")
-    missing = [k for k in POSITION_REQUIRED if k not in p]
-    if missing:
-        raise ValueError(f"journal: {where} is missing {', '.join(missing)}")
-    row: dict[str, Any] = {
-        "snapshot_id": snapshot_id,
-        "account": account,
-        "ts": ts,
-        "symbol": codec.text(f"{where}.symbol", p["symbol"]),
-        "side": codec.choice(Side, f"{where}.side", p["side"]).value,
-    }
-    for k in POSITION_REQUIRED[2:]:
-        row[k] = codec.number(f"{where}.{k}", p[k])
-    for k in POSITION_OPTIONAL:
-        row[k] = codec.opt_number(f"{where}.{k}", p.get(k))
-    return row
-
-
-def record_snapshot(
-    db: Database,
-    account: str,
-    ts: int,
-    figures: Mapping[str, Any],
-    positions: Sequence[Mapping[str, Any]],
-    state: str,
-) -> int:
-    """One row per cycle per account, plus one `positions` row per open position. Returns the snapshot id."""
-    account = codec.text("account", account)
-    ts = codec.ts("ts", ts)
-    if not isinstance(figures, Mapping):
-        raise ValueError(f"journal: figures must be a mapping, got {type(figures).__name__}")
-    missing = [k for k in FIGURE_KEYS if k not in figures]
-    if missing:
-        raise ValueError(f"journal: snapshot figures are missing {', '.join(missing)}")
-    row: dict[str, Any] = {"account": account, "ts": ts}
-    for k in FIGURE_KEYS:
-        row[k] = codec.number(f"figures.{k}", figures[k], allow_inf=k in _INFINITE_OK)
-    row["state"] = codec.choice(TradingState, "state", state).value
-    row["positions_count"] = len(positions)
-    pos_rows = [_position(i, p, account, ts, 0) for i, p in enumerate(positions)]
-    with db.atomic():
-        snapshot_id = _insert(db, "snapshots", row)
-        for r in pos_rows:
-            r["snapshot_id"] = snapshot_id
-        if pos_rows:
-            db.conn.executemany(_insert_sql("positions", pos_rows[0]), [list(r.values()) for r in pos_rows])
-    return snapshot_id
 
 
 def record_decision(
@@ -361,23 +288,3 @@ def record_event(
     }
     with db.atomic():
         return _insert(db, "events", row)
-
-
-def prune_snapshots(db: Database, older_than_days: float, now_ms: int | None = None) -> int:
-    """Delete snapshots (and their positions) older than the cutoff; returns how many snapshots went.
-
-    Each account's most recent snapshot is always kept, so `guardbot status` still has a last picture
-    of an account that has been idle for longer than the retention.
-    """
-    days = codec.number("older_than_days", older_than_days)
-    if days <= 0:
-        raise ValueError(f"journal: older_than_days must be > 0, got {older_than_days!r}")
-    now = codec.now_ms() if now_ms is None else codec.ts("now_ms", now_ms)
-    cutoff = now - int(days * 86_400_000)
-    with db.atomic():
-        keep = [s.id for s in queries.latest_snapshots(db)]
-        marks = ",".join("?" * len(keep)) or "NULL"
-        doomed = f"SELECT id FROM snapshots WHERE ts < ? AND id NOT IN ({marks})"
-        db.execute(f"DELETE FROM positions WHERE snapshot_id IN ({doomed})", [cutoff, *keep])
-        cur = db.execute(f"DELETE FROM snapshots WHERE id IN ({doomed})", [cutoff, *keep])
-        return int(cur.rowcount)

@@ -69,7 +69,7 @@ def _credentials(**accounts: SimAccount) -> dict[str, str]:
 def _snapshots(db: Path, account: str) -> int:
     try:
         with JournalReader(db) as r:
-            return len(r.equity_series(account, 0))
+            return r.cycles_journaled(account)
     except JournalError:  # not created or not migrated yet: the daemon is starting
         return 0
 
@@ -118,6 +118,10 @@ async def test_the_daemon_guards_until_stopped_and_a_hung_exchange_does_not_hold
         [late] = notifier.of("blind|late")
         assert late.account == "beta" and late.level == "critical"
         assert "has not seen the account" in late.text and "still waiting on the exchange" in late.text
+
+        # the journal's history is thinned hourly (nothing here is a week old: nothing to do)
+        assert daemon.scheduler is not None and daemon.scheduler.get_job("downsample") is not None
+        assert daemon.journal is not None and await daemon.journal.downsample() == 0
 
         await hung.stop()  # beta's exchange goes away: its cycle fails and lets go
         daemon.stop_event.set()

@@ -125,7 +125,7 @@ def journal(tmp_path: Path) -> JournalReader:
 def snapshots(tmp_path: Path) -> int:
     try:
         with journal(tmp_path) as r:
-            return len(r.equity_series("main", 0))
+            return r.cycles_journaled("main")
     except JournalError:  # not created, or not migrated yet: the daemon is starting
         return 0
 

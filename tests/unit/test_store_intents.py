@@ -103,7 +103,7 @@ def test_a_v3_journal_migrates_to_the_current_version_with_its_rows(tmp_path: Pa
     db.close()
     Journal.open_sync(path).close_sync()
     with sqlite3.connect(path) as c:
-        assert c.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == CURRENT_VERSION == 5
+        assert c.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == CURRENT_VERSION == 6
         assert c.execute("SELECT text FROM events").fetchall() == [("hello",)]
         tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"intents", "brackets", "strategy_state"} <= tables
