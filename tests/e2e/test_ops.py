@@ -101,7 +101,7 @@ async def test_metrics_agree_with_the_journal_and_count_the_stop_the_guard_place
         [latest] = r.latest_snapshots()
         [position] = r.positions_of(latest.id)
         journaled = Counter((a.rule, a.status.value) for a in r.actions_for("alpha", 0))
-        snapshots = len(r.equity_series("alpha", 0))
+        snapshots = r.cycles_journaled("alpha")  # rows are thinned (docs/journal.md); cycles are counted
     assert _value(samples, "guardbot_equity", account="alpha") == pytest.approx(latest.equity)
     assert _value(samples, "guardbot_margin_ratio", account="alpha") == pytest.approx(latest.margin_ratio)
     assert _value(samples, "guardbot_positions", account="alpha") == latest.positions_count == 1
