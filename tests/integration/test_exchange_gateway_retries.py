@@ -172,7 +172,7 @@ async def test_retries_are_bounded(
     assert algo_orders(sim, sim_account) == []
 
 
-@pytest.mark.parametrize("refusal", ["margin", "reduce_only", "min_notional", "symbol"])
+@pytest.mark.parametrize("refusal", ["margin", "reduce_only", "would_trigger", "min_notional", "symbol"])
 async def test_final_rejections_are_not_retried_and_carry_the_exchange_message(
     sim: SimServer,
     venue: VenueSpec,
