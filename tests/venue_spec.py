@@ -65,7 +65,6 @@ class VenueSpec:
     isolated_per_symbol: bool
     open_orders_path: str  # the snapshot's (last) read of the open orders
     liq_on_tick: bool  # the venue writes a liquidation price on the price tick (Bybit), not exact
-    states_on_create: bool  # does the reply to a new order say its state (Bybit: only ids)?
     quote: str = "USDT"  # the markets' quote and settle currency
     position_mm: bool = True  # does each position row carry the venue's maintenance margin?
     signed_reads: bool = True  # are account reads signed (a wrong key cannot read)?
@@ -77,11 +76,22 @@ class VenueSpec:
     setup_mutations: frozenset[tuple[str, str]] = frozenset()
     # does a liquidation cost a clearance fee (so a stop at the liquidation price saves money)?
     clearance_fee: bool = True
+    # the read after each new order whose acknowledgement does not say its state (Bybit: only
+    # ids), so the journal says "resting" or "filled"
+    state_lookup: tuple[str, str] | None = None
     # a read the gateway makes before each market order (Hyperliquid: the mark, for the cap)
     price_read: tuple[str, str] | None = None
     # the read of the account's ledger (deposits, withdrawals, transfers): ccxt's fetch_ledger
     ledger: tuple[str, str] = ("GET", "/fapi/v1/income")
     withdrawal_ledger_type: str = "transfer"  # ccxt's ledger `type` of a withdrawal on this venue
+    # the BTC entry of the stressed book (ETH 10 @ 3,500, SOL 100 @ 190, BTC 1 long at 20x on a
+    # 10,000 wallet, marks 3,300 / 180 / 95,000) that puts its margin ratio between 0.9 and 1.0 under
+    # the venue's own margin model (Binance: MM 735 of equity 810)
+    stressed_btc_entry: float = 101_190.0
+    # the request that loads the markets (a new listing reloads it)
+    markets_read: tuple[str, str] = ("GET", "/fapi/v1/exchangeInfo")
+    # does a hedge-mode order that closes a leg carry reduceOnly? (Binance refuses it there)
+    reduce_only_in_hedge_mode: bool = False
     # what the venue cannot do -> why (its documentation); `venues_with` leaves it out of that suite
     lacks: Mapping[str, str] = field(default_factory=dict)
 
@@ -202,7 +212,6 @@ SPECS: dict[str, VenueSpec] = {
         isolated_per_symbol=True,
         open_orders_path="/fapi/v1/openAlgoOrders",
         liq_on_tick=False,
-        states_on_create=True,
     ),
     "bybit": VenueSpec(
         exchange="bybit",
@@ -249,8 +258,13 @@ SPECS: dict[str, VenueSpec] = {
         open_orders_path="/v5/order/realtime",
         ledger=("GET", "/v5/account/transaction-log"),
         withdrawal_ledger_type="transaction",  # Bybit's transaction log calls a withdrawal so
+        markets_read=("GET", "/v5/market/instruments-info"),
+        # Bybit counts the fee to close inside maintenance (MM 816): Binance's book (equity 810)
+        # is liquidated before the guard looks; equity 860 puts the ratio at 0.95
+        stressed_btc_entry=101_140.0,
+        reduce_only_in_hedge_mode=True,  # positionIdx names the leg, reduceOnly still applies
+        state_lookup=("GET", "/v5/order/realtime"),
         liq_on_tick=True,
-        states_on_create=False,
     ),
 }
 
@@ -298,8 +312,8 @@ SPECS["aster"] = VenueSpec(
     isolated_per_symbol=True,
     open_orders_path="/fapi/v3/openOrders",
     ledger=("GET", "/fapi/v3/income"),
+    markets_read=("GET", "/fapi/v3/exchangeInfo"),
     liq_on_tick=False,
-    states_on_create=True,
     position_mm=False,  # positionRisk has no maintMargin (ccxt estimates one from the brackets)
 )
 SPECS["hyperliquid"] = VenueSpec(
@@ -342,8 +356,10 @@ SPECS["hyperliquid"] = VenueSpec(
     open_orders_path="/info/frontendOpenOrders",
     ledger=("POST", "/info/userNonFundingLedgerUpdates"),
     withdrawal_ledger_type="withdraw",  # the ledger update's own `type`
+    markets_read=("POST", "/info/metaAndAssetCtxs"),
+    # maintenance is half the initial margin at max leverage (MM 2,297.5): equity 2,450, ratio 0.94
+    stressed_btc_entry=99_550.0,
     liq_on_tick=False,
-    states_on_create=False,  # "resting"/"filled" with an oid: ccxt gives no status
     quote="USDC",
     lacks={
         "hedge_mode": HYPERLIQUID_ONE_WAY,
@@ -351,6 +367,9 @@ SPECS["hyperliquid"] = VenueSpec(
         # order's value ($10, which a reduce-only order need not meet), so no cut the guard plans
         # is refused for its size; a cut below one lot is never planned
         "min_amount": "no minimum order size above the lot (szDecimals); its minimum is $10 of value",
+        # one request (metaAndAssetCtxs) answers the markets, their tiers and the marks: a failed
+        # reload of the markets is a failed snapshot read, never a snapshot without the new listing
+        "market_reload_apart": "its markets and its marks are one request (metaAndAssetCtxs)",
     },
     position_mm=False,  # only the account's crossMaintenanceMarginUsed
     signed_reads=False,  # /info reads are public, by address
