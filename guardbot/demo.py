@@ -224,7 +224,7 @@ async def run_demo(
     try:
         from guardbot.demo_chart import demo_chart
 
-        demo_chart(result_g, result_u, notes.actions, chart)  # type: ignore[arg-type]
+        demo_chart(result_g, result_u, notes.actions, chart, settle)  # type: ignore[arg-type]
     except ImportError:  # matplotlib is a dependency, but keep the demo useful without it
         chart = None
     return DemoResult(result_g, result_u, db_path, chart, engine.t_s, notes.actions)

@@ -139,3 +139,30 @@ async def test_history_says_resting_or_filled(make_rig: RigFactory) -> None:
         lines = [describe(i) for i in r.history(0, account=rig.name, kinds=["action"])]
     assert any("stop sell" in x and "[confirmed, resting]" in x for x in lines), lines
     assert any("reduce sell" in x and "[confirmed, filled]" in x for x in lines), lines
+
+
+async def test_a_traders_whole_position_stop_is_protection_not_an_opening_order(make_rig: RigFactory) -> None:
+    """A stop for "the whole position" (Binance closePosition, Bybit closeOnTrigger without a size,
+    Hyperliquid's position TP/SL with size 0) protects the position: the guard adds no stop of its
+    own, and a flatten leaves it alone. Before, on Hyperliquid, it read as a size-0 order that could
+    open a position: the guard stacked its own stop on it and a flatten cancelled it."""
+    rig = make_rig(limits(new_position_grace_s=0, margin_ratio_warn=0.5, margin_ratio_reduce=0.7))
+    key = rig.acct.api_key
+    rig.engine.open_position(key, "ETHUSDT", "long", 10, leverage=10)
+    trader = rig.engine.place_algo_order(
+        key,
+        OrderRequest(
+            "ETHUSDT",
+            "SELL",
+            "STOP_MARKET",
+            trigger_price=3_000.0,
+            close_position=True,
+            working_type="MARK_PRICE",
+        ),
+    )
+    await rig.start()
+    await rig.cycles(3)
+    assert rig.mutations() == []  # protected already: nothing placed, nothing cancelled
+    assert trader.is_open
+    rig.engine.set_mark("ETHUSDT", 2_990.0)
+    assert rig.qty("ETHUSDT") == 0.0  # and it closes the whole position
