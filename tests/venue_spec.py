@@ -364,8 +364,8 @@ SPECS["hyperliquid"] = VenueSpec(
     lacks={
         "hedge_mode": HYPERLIQUID_ONE_WAY,
         # "Tick and lot size": sizes are multiples of 10^-szDecimals, and the only minimum is an
-        # order's value ($10, which a reduce-only order need not meet), so no cut the guard plans
-        # is refused for its size; a cut below one lot is never planned
+        # order's value ($10, which the venue enforces on cuts too: test_sim_hyperliquid), so no
+        # amount rounds to above zero but below a minimum size; a cut below one lot is never planned
         "min_amount": "no minimum order size above the lot (szDecimals); its minimum is $10 of value",
         # one request (metaAndAssetCtxs) answers the markets, their tiers and the marks: a failed
         # reload of the markets is a failed snapshot read, never a snapshot without the new listing
