@@ -193,7 +193,7 @@ async def run_demo(
     for line in intro(GuardConfig(actions=DEMO_ACTIONS), book, BOOK_LEVERAGE, WALLET, settle):
         out(line)
     names = {guarded.api_key: "guarded", unguarded.api_key: "unguarded"}
-    market = Market(engine, names, out)
+    market = Market(engine, names, out, settle=settle)
     notes = Notes(limits.drawdown_flatten_pct, limits.confirm_readings, out)
     actions = 0
     try:
@@ -207,7 +207,7 @@ async def run_demo(
             engine.advance(CYCLE_S)
             market.catch_up()
             if status is not None:
-                status(live_line(engine, names, market.liquidated_at))
+                status(live_line(engine, names, market.liquidated_at, settle))
             wait = pace_s if pace_s is not None else 0.0 if fast else story_pace(t_s)
             if wait:
                 wall += wait
@@ -224,7 +224,7 @@ async def run_demo(
     try:
         from guardbot.demo_chart import demo_chart
 
-        demo_chart(result_g, result_u, notes.actions, chart)  # type: ignore[arg-type]
+        demo_chart(result_g, result_u, notes.actions, chart, settle)  # type: ignore[arg-type]
     except ImportError:  # matplotlib is a dependency, but keep the demo useful without it
         chart = None
     return DemoResult(result_g, result_u, db_path, chart, engine.t_s, notes.actions)

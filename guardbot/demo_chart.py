@@ -20,7 +20,13 @@ def window(events: Sequence[float], end_s: float) -> tuple[float, float]:
     return 0.0, min(end_s, last + AFTER_LAST_EVENT_S)
 
 
-def demo_chart(g: AccountResult, u: AccountResult, actions: Sequence[tuple[float, str]], path: Path) -> None:
+def demo_chart(
+    g: AccountResult,
+    u: AccountResult,
+    actions: Sequence[tuple[float, str]],
+    path: Path,
+    settle: str = "USDT",
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -64,7 +70,7 @@ def demo_chart(g: AccountResult, u: AccountResult, actions: Sequence[tuple[float
             xytext=(10, 12), fontsize=9, color=UNGUARDED,
         )  # fmt: skip
         ax2.axvline(t, color=UNGUARDED, linestyle=":", linewidth=1)
-    ax1.set_ylabel("equity (USDT)")
+    ax1.set_ylabel(f"equity ({settle})")
     ax1.set_title("guardbot demo: the same book through a crash, guarded and not")
     ax1.legend(loc="lower left")
     ax1.grid(alpha=0.3)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from guardbot.config import GuardConfig
 from guardbot.cycle import CycleOutcome
+from guardbot.domain import is_guardbot_client_id
 from guardbot.sim import SimExchange
 
 CRASH_WINDOW_S = 900.0  # the cascade and its aftermath: read at a walking pace
@@ -66,6 +67,7 @@ class Market:
     names: dict[str, str]  # api key -> account name
     out: Callable[[str], None]
     liquidated_at: dict[str, float] = field(default_factory=dict)  # account name -> sim second
+    settle: str = "USDT"  # the wallet's currency (Hyperliquid: USDC)
     _seen_algos: set[tuple[str, int]] = field(default_factory=set)
     _seen_liquidations: int = 0
 
@@ -80,7 +82,7 @@ class Market:
                 if a.status != "FINISHED" or (key, a.algo_id) in self._seen_algos:
                     continue
                 self._seen_algos.add((key, a.algo_id))
-                whose = "guardbot's" if a.client_algo_id.startswith("gb-") else "the trader's"
+                whose = "guardbot's" if is_guardbot_client_id(a.client_algo_id) else "the trader's"
                 order = acct.orders.get(a.actual_order_id or -1)
                 filled = (
                     f" {order.executed_qty:g} at {order.avg_price:,.6g}"
@@ -107,7 +109,7 @@ class Market:
                 (
                     t,
                     f"💥 {who}: LIQUIDATED by the exchange at margin ratio {ev.margin_ratio:.0%}: {what} "
-                    f"closed, wallet {ev.wallet_before:,.2f} → {ev.wallet_after:,.2f} USDT",
+                    f"closed, wallet {ev.wallet_before:,.2f} → {ev.wallet_after:,.2f} {self.settle}",
                 )
             )
         self._seen_liquidations = len(self.engine.liquidations)
@@ -162,12 +164,14 @@ def _ordinal(n: int) -> str:
     return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n if n < 20 else n % 10, 'th') }"
 
 
-def live_line(engine: SimExchange, names: dict[str, str], liquidated_at: dict[str, float]) -> str:
+def live_line(
+    engine: SimExchange, names: dict[str, str], liquidated_at: dict[str, float], settle: str = "USDT"
+) -> str:
     btc = engine.marks.get("BTCUSDT", 0.0)
     parts = [f"{stamp(engine.t_s)} BTC {btc:,.0f}"]
     for key, name in names.items():
         history = engine.account(key).history
         equity = history[-1][1] if history else 0.0
         dead = " (liquidated)" if name in liquidated_at else ""
-        parts.append(f"{name} {equity:,.2f} USDT{dead}")
+        parts.append(f"{name} {equity:,.2f} {settle}{dead}")
     return " · ".join(parts)

@@ -47,6 +47,14 @@ _ACCOUNT_NAME = re.compile(r"^[a-z0-9_-]+$")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _TIMEFRAME = re.compile(r"^[1-9][0-9]*[smhdwM]$")
 _WALLET = re.compile(r"^0x[0-9a-fA-F]{40}$")
+# The currency a venue's perpetuals settle in when an account does not name one: Hyperliquid's
+# perpetuals are quoted and margined in USDC; the others' linear USDT perpetuals in USDT.
+DEFAULT_SETTLE: dict[str, str] = {
+    "binanceusdm": "USDT",
+    "aster": "USDT",
+    "bybit": "USDT",
+    "hyperliquid": "USDC",
+}
 
 
 class _Section(BaseModel):
@@ -66,9 +74,19 @@ class AccountConfig(_Section):
     private_key_env: EnvVarName | None = None
     wallet_address: str | None = None
     allow_transfer_permission: bool = False
-    settle_currency: NonEmptyStr = "USDT"
+    settle_currency: NonEmptyStr = "USDT"  # when not given: the venue's (DEFAULT_SETTLE)
     symbols: list[NonEmptyStr] = []
     ignore_symbols: list[NonEmptyStr] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _venue_settle(cls, data: Any) -> Any:
+        # settle_currency left out (or null): the currency the account's venue settles in
+        if isinstance(data, dict) and data.get("settle_currency") is None:
+            venue = DEFAULT_SETTLE.get(str(data.get("exchange")))
+            if venue is not None:
+                data = {**data, "settle_currency": venue}
+        return data
 
     @field_validator("name")
     @classmethod

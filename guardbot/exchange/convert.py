@@ -229,6 +229,8 @@ def order_from_ccxt(o: Mapping[str, Any]) -> Order:
     close_position = str(info.get("closePosition", "")).lower() == "true" or info.get("closePosition") is True
     # Bybit: a closeOnTrigger order without a quantity closes whatever the position is then
     close_position = close_position or (info.get("closeOnTrigger") is True and not _nonzero(o.get("amount")))
+    # Hyperliquid: a position TP/SL (size 0) closes the whole position when it triggers
+    close_position = close_position or (info.get("isPositionTpsl") is True and not _nonzero(o.get("amount")))
     return Order(
         symbol=str(o["symbol"]),
         side=str(o.get("side") or "").lower(),

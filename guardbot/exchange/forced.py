@@ -3,7 +3,9 @@
 Read only when a position shrank or vanished between two snapshots without guardbot cutting it:
 Binance (and Aster) mark them by client id — "autoclose-…" for a liquidation, "adl_autoclose" for
 ADL — in `GET /fapi/v1/allOrders`; Bybit by `createType` CreateByLiq / CreateByAdl in its order
-history. Other venues: not known (None).
+history; Hyperliquid by the `liquidation` object its fills carry ("userFills": present on a fill
+that resulted from a liquidation, with `liquidatedUser`, `markPx` and `method`), read in one
+request for all symbols. Other venues: not known (None).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ _BINANCE_STYLE = ("binanceusdm", "aster")
 async def forced_closes(
     client: ccxt.Exchange, symbols: Sequence[str], since_ms: int
 ) -> list[ForcedClose] | None:
+    if client.id == "hyperliquid":
+        return await _hyperliquid_liquidations(client, symbols, since_ms)
     if client.id not in (*_BINANCE_STYLE, "bybit"):
         return None
     out: list[ForcedClose] = []
@@ -61,3 +65,36 @@ def _forced(exchange: str, o: Mapping[str, Any]) -> ForcedClose | None:
         kind=kind,
         order_id=str(o.get("id") or ""),
     )
+
+
+async def _hyperliquid_liquidations(
+    client: ccxt.Exchange, symbols: Sequence[str], since_ms: int
+) -> list[ForcedClose]:
+    """The account's own liquidation fills (`liquidatedUser` is the account), one ForcedClose per
+    liquidation order (a book liquidation may fill in several pieces)."""
+    wallet = str(client.walletAddress or "").lower()
+    by_order: dict[str, list[Mapping[str, Any]]] = {}
+    for t in await client.fetch_my_trades(None, since_ms):
+        liq = (t.get("info") or {}).get("liquidation")
+        if not isinstance(liq, Mapping) or t.get("symbol") not in symbols:
+            continue
+        if str(liq.get("liquidatedUser") or wallet).lower() != wallet:
+            continue  # a fill of ours that took over someone else's liquidation
+        by_order.setdefault(str(t.get("order") or t.get("id")), []).append(t)
+    out = []
+    for oid, fills in by_order.items():
+        amount = sum(num(f.get("amount")) or 0.0 for f in fills)
+        cost = sum((num(f.get("amount")) or 0.0) * (num(f.get("price")) or 0.0) for f in fills)
+        first = fills[0]
+        out.append(
+            ForcedClose(
+                symbol=str(first.get("symbol")),
+                position_side=Side.LONG if first.get("side") == "sell" else Side.SHORT,
+                amount=amount,
+                price=cost / amount if amount else None,
+                ts_ms=int(min(num(f.get("timestamp")) or 0 for f in fills)),
+                kind="liquidation",
+                order_id=oid,
+            )
+        )
+    return sorted((f for f in out if f.ts_ms >= since_ms), key=lambda f: f.ts_ms)

@@ -134,8 +134,11 @@ class OrderGateway(OrderSender):
         params.update(self._position_params(pside, reduce_only=True))
 
         async def send() -> Mapping[str, Any]:
+            # like a stop's: the slippage cap comes from its trigger where the venue wants a price
+            # (Hyperliquid: without one ccxt refuses the order before sending it)
+            price = await self._market_price(symbol, trigger)
             reply: Mapping[str, Any] = await self.client.create_order(
-                symbol, "market", side, rounded, None, params
+                symbol, "market", side, rounded, price, params
             )
             return reply
 
@@ -240,15 +243,15 @@ class OrderGateway(OrderSender):
         params: dict[str, Any] = {"clientOrderId": cid, **self._position_params(pside, reduce_only=False)}
         order_type = "limit" if limit_price is not None else "market"
 
+        async def lookup() -> Mapping[str, Any] | None:
+            return await self.find_order(symbol, cid, trigger=False)
+
         async def send() -> Mapping[str, Any]:
             price = limit_price if limit_price is not None else await self._market_price(symbol, mark_price)
             reply: Mapping[str, Any] = await self.client.create_order(
                 symbol, order_type, order_side, rounded, price, params
             )
             return reply
-
-        async def lookup() -> Mapping[str, Any] | None:
-            return await self.find_order(symbol, cid, trigger=False)
 
         entry = await self._send_order(base, send, lookup)
         if not entry.ok:

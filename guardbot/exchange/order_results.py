@@ -87,10 +87,18 @@ _ORDER_STATES = {
 
 
 def order_state_of(order: Mapping[str, Any] | None) -> str | None:
-    """What became of an order, from ccxt's unified status ("closed" means filled)."""
+    """What became of an order, from ccxt's unified status ("closed" means filled). Hyperliquid's
+    reply to a new order carries no status for ccxt to parse, but says "resting" or "filled"."""
     if not order:
         return None
-    return _ORDER_STATES.get(str(order.get("status") or "").lower())
+    state = _ORDER_STATES.get(str(order.get("status") or "").lower())
+    info = order.get("info")
+    if state is None and isinstance(info, Mapping):
+        if isinstance(info.get("resting"), Mapping):
+            return "open"
+        if isinstance(info.get("filled"), Mapping):
+            return "filled"
+    return state
 
 
 def placed(found: Mapping[str, Any] | None) -> bool:

@@ -210,6 +210,13 @@ class OrderSender:
                 must_look = uncertain = False
             try:
                 reply = await send()
+                if order_state_of(reply) is None and lookup is not None:
+                    # the acknowledgement carries only ids (Bybit): one look-up says whether the
+                    # order rests or filled (a limit entry's bracket, and how a failed stop is
+                    # unwound, depend on it; the journal and the alert say it)
+                    found = await quiet(lookup)
+                    if found is not None and found.get("id") == reply.get("id"):
+                        reply = found
                 return await self._finish(self._accepted(base, reply, attempt))
             except Exception as exc:
                 last_error = describe(exc)

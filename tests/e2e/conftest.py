@@ -114,8 +114,7 @@ class GuardRig:
             exchange=self.engine.exchange,
             base_url=self.server.base_url,
             dry_run=self.dry_run,
-            settle_currency=self.venue.quote,
-        )
+        )  # settle_currency: the venue's own by default (Hyperliquid: USDC)
         creds = credentials(self.engine.exchange, self.acct.api_key, self.acct.secret)
         client = make_client(account, creds, rate_limit=False, timeout_ms=self.timeout_ms)
         client.timeout_on_exit = 0  # ccxt lingers 250 ms on close for TLS; loopback is plain HTTP

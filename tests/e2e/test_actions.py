@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from venue_spec import GUARD_VENUES
+
 from guardbot.config import load_settings
 from guardbot.guard import GuardLimits
 
@@ -20,6 +23,7 @@ SECRETS = {
     "SIM_API_KEY": "k",
     "SIM_API_SECRET": "s",
 }
+pytestmark = pytest.mark.parametrize("exchange", GUARD_VENUES, indirect=True)
 
 
 async def test_the_example_config_places_stops_and_only_alerts_on_its_caps(make_rig: RigFactory) -> None:
@@ -31,8 +35,8 @@ async def test_the_example_config_places_stops_and_only_alerts_on_its_caps(make_
     await rig.start()
     await rig.cycles(9, every_s=10)  # 90 s: past the 60 s grace for new positions
 
-    sent = [(r.method, r.path) for r in rig.server.mutating_requests()]
-    assert sent and set(sent) == {("POST", "/fapi/v1/algoOrder")}  # stops, nothing cut
+    sent = rig.mutations()
+    assert sent and set(sent) == {("place", "stop")}  # stops, nothing cut
     assert rig.qty("ETHUSDT") == 8 and rig.qty("DOGEUSDT") == 20_000
     caps = [a for a in rig.notifier.alerts if a.key.startswith("sector_cap")]
     assert caps and all('[guard.actions] sector_cap = "alert"' in a.text for a in caps)

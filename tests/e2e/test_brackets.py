@@ -6,18 +6,14 @@ from __future__ import annotations
 import pytest
 from venue_spec import GUARD_VENUES
 
+from guardbot.exchange.ids import client_order_id
 from guardbot.operator.journal import describe
 from guardbot.sim import OrderRequest
 from guardbot.store.rows import OrderState
 
 from .conftest import GuardRig, RigFactory, limits
 
-every_venue = pytest.mark.parametrize("exchange", GUARD_VENUES, indirect=True)
-# The stressed book below sits between flatten (0.9) and liquidation under Binance's margin
-# formula; Bybit counts the fee to close inside maintenance, so the same book is liquidated by the
-# emulator before the guard's first look (a Bybit-tuned book is still to be written). Bybit's
-# reply to a new order also carries no state, so "resting"/"filled" is only known from a look-up.
-binance_margin = pytest.mark.parametrize("exchange", ("binanceusdm", "aster"), indirect=True)
+pytestmark = pytest.mark.parametrize("exchange", GUARD_VENUES, indirect=True)
 
 
 def bracket(rig: GuardRig, limit: float = 90_000.0, stop: float = 88_000.0) -> tuple[int, int]:
@@ -42,15 +38,16 @@ def bracket(rig: GuardRig, limit: float = 90_000.0, stop: float = 88_000.0) -> t
 
 
 def _stress(rig: GuardRig) -> None:
-    """Three longs bought higher: margin ratio between flatten (0.9) and liquidation."""
+    """Three longs bought higher: margin ratio between flatten (0.9) and liquidation, under the
+    venue's own margin model (its BTC entry is in venue_spec: Bybit counts the fee to close in
+    maintenance, Hyperliquid half the initial margin at max leverage)."""
     key = rig.acct.api_key
     rig.engine.open_position(key, "ETHUSDT", "long", 10, leverage=20, entry_price=3_500)
     rig.engine.open_position(key, "SOLUSDT", "long", 100, leverage=20, entry_price=190)
-    rig.engine.open_position(key, "BTCUSDT", "long", 1, leverage=20, entry_price=101_190)
+    rig.engine.open_position(key, "BTCUSDT", "long", 1, leverage=20, entry_price=rig.venue.stressed_btc_entry)
     assert 0.9 < rig.engine.account_figures(key).margin_ratio < 1.0
 
 
-@every_venue
 async def test_the_stop_of_a_resting_entry_is_kept_and_protects_the_fill(make_rig: RigFactory) -> None:
     """Before: the stop was cancelled as an orphan after the grace period, the limit then filled in
     the crash with no stop for a grace period, and got a default 5 % stop instead of the trader's."""
@@ -71,7 +68,6 @@ async def test_the_stop_of_a_resting_entry_is_kept_and_protects_the_fill(make_ri
     assert rig.qty("BTCUSDT") == 0.0  # and it fires
 
 
-@every_venue
 async def test_a_bracket_stop_whose_entry_is_gone_is_an_orphan_again(make_rig: RigFactory) -> None:
     rig = make_rig(limits(new_position_grace_s=30))
     entry_id, stop_id = bracket(rig)
@@ -83,7 +79,6 @@ async def test_a_bracket_stop_whose_entry_is_gone_is_an_orphan_again(make_rig: R
     assert rig.mutations() == [("cancel", "stop")]
 
 
-@binance_margin
 async def test_a_flatten_also_cancels_the_orders_that_could_reopen_a_position(make_rig: RigFactory) -> None:
     rig = make_rig(limits(margin_ratio_warn=0.5, margin_ratio_reduce=0.7, margin_ratio_flatten=0.9))
     entry_id, _ = bracket(rig, limit=80_000, stop=78_000)  # placed while the account was healthy
@@ -98,7 +93,6 @@ async def test_a_flatten_also_cancels_the_orders_that_could_reopen_a_position(ma
     assert "opening order" in cancel.reason and "80,000" in cancel.reason
 
 
-@binance_margin
 async def test_flatten_cancels_only_guardbots_entries_when_configured(make_rig: RigFactory) -> None:
     rig = make_rig(
         limits(
@@ -119,7 +113,7 @@ async def test_flatten_cancels_only_guardbots_entries_when_configured(make_rig: 
             quantity=1,
             price=2_000,
             time_in_force="GTC",
-            client_id="gb-open-0123456789",
+            client_id=client_order_id("main", "open", rig.venue.sym("ETH"), 1, exchange=rig.engine.exchange),
         ),
     )
     _stress(rig)
@@ -130,7 +124,6 @@ async def test_flatten_cancels_only_guardbots_entries_when_configured(make_rig: 
     assert rig.acct.orders[ours.order_id].status == "CANCELED"
 
 
-@binance_margin
 async def test_history_says_resting_or_filled(make_rig: RigFactory) -> None:
     """A stop the guard placed rests; a reduction fills: the journal and the alert text say which."""
     rig = make_rig(limits(new_position_grace_s=0, leverage_warn=5.0, leverage_hard=8.0))
@@ -146,3 +139,30 @@ async def test_history_says_resting_or_filled(make_rig: RigFactory) -> None:
         lines = [describe(i) for i in r.history(0, account=rig.name, kinds=["action"])]
     assert any("stop sell" in x and "[confirmed, resting]" in x for x in lines), lines
     assert any("reduce sell" in x and "[confirmed, filled]" in x for x in lines), lines
+
+
+async def test_a_traders_whole_position_stop_is_protection_not_an_opening_order(make_rig: RigFactory) -> None:
+    """A stop for "the whole position" (Binance closePosition, Bybit closeOnTrigger without a size,
+    Hyperliquid's position TP/SL with size 0) protects the position: the guard adds no stop of its
+    own, and a flatten leaves it alone. Before, on Hyperliquid, it read as a size-0 order that could
+    open a position: the guard stacked its own stop on it and a flatten cancelled it."""
+    rig = make_rig(limits(new_position_grace_s=0, margin_ratio_warn=0.5, margin_ratio_reduce=0.7))
+    key = rig.acct.api_key
+    rig.engine.open_position(key, "ETHUSDT", "long", 10, leverage=10)
+    trader = rig.engine.place_algo_order(
+        key,
+        OrderRequest(
+            "ETHUSDT",
+            "SELL",
+            "STOP_MARKET",
+            trigger_price=3_000.0,
+            close_position=True,
+            working_type="MARK_PRICE",
+        ),
+    )
+    await rig.start()
+    await rig.cycles(3)
+    assert rig.mutations() == []  # protected already: nothing placed, nothing cancelled
+    assert trader.is_open
+    rig.engine.set_mark("ETHUSDT", 2_990.0)
+    assert rig.qty("ETHUSDT") == 0.0  # and it closes the whole position

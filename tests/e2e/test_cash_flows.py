@@ -47,9 +47,9 @@ async def test_a_withdrawal_is_not_a_drawdown(make_rig: RigFactory) -> None:
     assert rig.server.mutating_requests() == []  # nothing cut, nothing closed
     assert ledger_reads(rig) == 1
     [note] = [d for d in rig.decisions("cash_flow")]
-    # ccxt's ledger type as the venue books it: Bybit's log calls a withdrawal a "transaction"
-    kind = "transaction" if rig.engine.exchange == "bybit" else "transfer"
-    assert f"withdrawal / transfer out 2,100.00 USDT ({kind})" in note.reason
+    # ccxt's ledger type as the venue books it (Bybit's log calls a withdrawal a "transaction")
+    kind, ccy = rig.venue.withdrawal_ledger_type, rig.venue.quote
+    assert f"withdrawal / transfer out 2,100.00 {ccy} ({kind})" in note.reason
     assert "10,000.00 → 7,900.00" in note.reason
     assert rig.guard.state.high_water_mark == 7_900
     assert any("cash flow" in a.text for a in rig.notifier.alerts)

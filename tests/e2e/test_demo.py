@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from venue_spec import GUARD_VENUES
+from venue_spec import GUARD_VENUES, SPECS
 
 from guardbot.cli import main
 from guardbot.demo import run_demo
@@ -36,6 +36,7 @@ async def test_guarded_account_survives_where_the_unguarded_is_liquidated(
     assert any("the book starts right at the 8x limit" in line for line in lines)  # the first trim, explained
     [liquidation] = [line for line in lines if "LIQUIDATED by the exchange" in line]
     assert liquidation.startswith("[+06:") and "unguarded" in liquidation
+    assert liquidation.endswith(SPECS[exchange].quote)  # the wallet's currency (Hyperliquid: USDC)
     assert any("guarded: guardbot's stop fired" in line for line in lines)
     assert any("unguarded: the trader's stop fired: BTC long" in line for line in lines)
     [why] = [line for line in lines if "why " in line and "and not 20%" in line]

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from venue_spec import GUARD_VENUES
 
-from guardbot.sim import OrderRequest, load_scenario
+from guardbot.guard import GuardLimits
+from guardbot.sim import OrderRequest, SimExchange, load_scenario
 
 from .conftest import GuardRig, RigFactory, limits
 
@@ -29,16 +30,21 @@ EVERY_S = 5.0
 MINUTES = 15
 
 # Tight enough that each rule gets its turn as the crash unfolds: exposure and stops at once,
-# drawdown, liquidation distance and margin ratio as equity melts.
-FIRE_ALL = limits(
+# drawdown, liquidation distance and margin ratio as equity melts. The margin-ratio levels are
+# Binance's book's opening ratio (5.5 %) times these: on a venue that counts more maintenance for
+# the same book (Hyperliquid: half the initial margin at max leverage, 23.6 % here) they scale with it.
+MARGIN_LEVELS = {
+    "margin_ratio_warn": 0.06,
+    "margin_ratio_reduce": 0.07,
+    "margin_ratio_flatten": 0.2,
+    "margin_ratio_target": 0.05,
+}
+BINANCE_OPENING_RATIO = 0.0549
+FIRE_ALL = dict(
     new_position_grace_s=0,
     leverage_warn=5.0,
     leverage_hard=6.0,
     max_symbol_notional_pct=150.0,
-    margin_ratio_warn=0.06,
-    margin_ratio_reduce=0.07,
-    margin_ratio_flatten=0.2,
-    margin_ratio_target=0.05,
     liquidation_warn_pct=45.0,
     liquidation_reduce_pct=35.0,
     drawdown_halt_pct=5.0,
@@ -52,12 +58,25 @@ FIRE_ALL = limits(
 ACTING_RULES = {"stop", "leverage", "symbol_cap", "drawdown", "margin_ratio", "liquidation"}
 
 
-def _open_book(rig: GuardRig) -> None:
-    engine, key = rig.engine, rig.acct.api_key
+def fire_all(exchange: str) -> GuardLimits:
+    """FIRE_ALL, with the margin-ratio levels scaled to the venue's margin model."""
+    scratch = SimExchange(exchange=exchange)
+    acct = scratch.create_account(WALLET)
+    _open(scratch, acct.api_key)
+    scale = scratch.account_figures(acct.api_key).margin_ratio / BINANCE_OPENING_RATIO
+    return limits(**FIRE_ALL, **{k: round(v * scale, 4) for k, v in MARGIN_LEVELS.items()})
+
+
+def _open(engine: SimExchange, key: str) -> None:
     for symbol, share in BOOK:
         step = engine.market(symbol).step
         qty = math.floor(WALLET * 8 * share / engine.marks[symbol] / step) * step
         engine.open_position(key, symbol, "long", round(qty, 8), leverage=10)
+
+
+def _open_book(rig: GuardRig) -> None:
+    engine, key = rig.engine, rig.acct.api_key
+    _open(engine, key)
     for symbol, pct in TRADER_STOPS.items():
         tick = engine.market(symbol).tick
         trigger = round(math.floor(engine.marks[symbol] * (1 - pct) / tick) * tick, 8)
@@ -81,8 +100,10 @@ def _journal_id(rig: GuardRig, d: Mapping[str, Any], kind: str) -> str:
     return rig.guard.gateway.client_id(d["rule"], d["symbol"], d["episode"])
 
 
-async def test_a_dry_run_crash_sends_nothing_and_journals_every_intended_order(make_rig: RigFactory) -> None:
-    rig = make_rig(FIRE_ALL, wallet=WALLET, dry_run=True)
+async def test_a_dry_run_crash_sends_nothing_and_journals_every_intended_order(
+    make_rig: RigFactory, exchange: str
+) -> None:
+    rig = make_rig(fire_all(exchange), wallet=WALLET, dry_run=True)
     rig.engine.use_scenario(load_scenario("crash"))
     _open_book(rig)
     rig.server.clear_log()

@@ -8,13 +8,14 @@ the exchange accepted; an action left open by a failed look-up is looked up agai
 from __future__ import annotations
 
 import pytest
+from venue_spec import GUARD_VENUES
 
 from guardbot.exchange.gateway import ActionResult
 from guardbot.store.rows import ActionStatus, OrderState
 
 from .conftest import GuardRig, RigFactory, limits
 
-ALGO = "/fapi/v1/algoOrder"
+pytestmark = pytest.mark.parametrize("exchange", GUARD_VENUES, indirect=True)
 
 
 class ProcessKilled(Exception):
@@ -43,9 +44,22 @@ async def test_executed_reply_lost_and_look_ups_failing_is_unknown_then_settled(
     stop was live on the exchange."""
     rig = protected_later(make_rig)
     await rig.start()
-    rig.server.inject_fault("timeout_after", count=1, path=ALGO)  # placed, the reply never comes
-    rig.server.inject_fault("5xx", count=10, path=ALGO)  # and every look-up fails
+    venue, server = rig.venue, rig.server
+    journal_action = rig.guard.gateway.journal_hook
+    assert journal_action is not None
+
+    async def then_look_ups_fail(result: ActionResult) -> None:
+        out = journal_action(result)
+        if out is not None:
+            await out
+        if result.status == "pending":  # the stop is placed, its reply never comes ...
+            server.inject_fault("timeout_after", count=1, path=venue.stop_path)
+            for path in {venue.stop_path, venue.stop_lookup[1]}:  # ... and every look-up fails
+                server.inject_fault("5xx", count=10, path=path)  # (Bybit's is also its orders read)
+
+    rig.guard.gateway.journal_hook = then_look_ups_fail
     await rig.cycle()
+    rig.guard.gateway.journal_hook = journal_action
     [row] = [a for a in rig.actions() if a.kind.value == "stop"]
     assert row.status is ActionStatus.UNKNOWN, (row.status, row.reply)
     assert "fate unknown" in (row.reply or "")
@@ -67,7 +81,7 @@ async def test_a_refused_stop_sent_again_at_a_new_trigger_is_a_new_row(make_rig:
     later at a new trigger, and the journal kept the first trigger as confirmed."""
     rig = protected_later(make_rig)
     await rig.start()
-    rig.server.inject_fault("binance", count=1, path=ALGO, code=-2021)
+    rig.venue.refuse(rig.server, "would_trigger", rig.venue.stop_path)
     await rig.cycle()
     [refused] = [a for a in rig.actions() if a.kind.value == "stop"]
     assert refused.status is ActionStatus.REJECTED and refused.trigger_price == 90_250.0
@@ -87,7 +101,7 @@ async def test_the_same_refused_order_is_retried_under_its_own_row(make_rig: Rig
     """Nothing was accepted under the refused id and the figures are the same: one row, updated."""
     rig = protected_later(make_rig)
     await rig.start()
-    rig.server.inject_fault("binance", count=1, path=ALGO, code=-2021)
+    rig.venue.refuse(rig.server, "would_trigger", rig.venue.stop_path)
     await rig.cycle()
     await rig.cycle()
     [row] = [a for a in rig.actions() if a.kind.value == "stop"]
@@ -115,7 +129,7 @@ async def test_an_action_left_open_by_a_failed_look_up_is_settled_by_a_later_cyc
     rig.guard.gateway.journal_hook = die_after_pending
     with pytest.raises(ProcessKilled):
         await rig.cycle()
-    rig.server.inject_fault("429", count=1, path=ALGO)  # the restart's look-up is refused
+    rig.server.inject_fault("429", count=1, path=rig.venue.stop_lookup[1])  # the restart's look-up
     notes = await rig.restart()
     assert len(notes) == 1 and "still open" in notes[0]
     [row] = rig.actions()
@@ -125,7 +139,15 @@ async def test_an_action_left_open_by_a_failed_look_up_is_settled_by_a_later_cyc
     await rig.cycle()
     # looked up again: never sent, so `failed`; the same order (same figures, an id the exchange
     # never saw) is then sent under that row, and the row says what the exchange accepted
-    assert [r.method for r in rig.server.requests_to(ALGO)] == ["GET", "POST"]
+    venue = rig.venue
+    sent = [
+        (r.method, r.path)
+        for r in rig.server.request_log
+        if r.path in (venue.stop_path, venue.stop_lookup[1])
+    ]
+    lookups = sent[: sent.index(("POST", venue.stop_path))]
+    assert lookups and set(lookups) <= {venue.stop_lookup, venue.order_lookup, ("GET", "/v5/order/history")}
+    assert sent.count(("POST", venue.stop_path)) == 1
     [row] = [a for a in rig.actions() if a.kind.value == "stop"]
     assert row.status is ActionStatus.CONFIRMED
     assert len(rig.algo_orders()) == 1

@@ -16,6 +16,7 @@ import pytest
 from venue_spec import GUARD_VENUES, Sent
 
 from guardbot.exchange.gateway import ActionResult
+from guardbot.exchange.ids import is_ours
 from guardbot.sim import SimAccount
 
 from .conftest import GuardRig, RigFactory, limits
@@ -65,7 +66,7 @@ def _sent(rig: GuardRig, kind: str) -> list[Sent]:
 
 def _assert_consistent(rig: GuardRig, kind: str) -> None:
     """One order on the exchange; every journaled action final and agreeing with the exchange."""
-    ours = [c for c in _exchange_cids(rig.acct, kind) if c.startswith("gb-")]
+    ours = [c for c in _exchange_cids(rig.acct, kind) if is_ours(c)]
     assert len(ours) == 1, ours
     assert len(_sent(rig, kind)) == 1  # across both lives of the guard
     actions = [a for a in rig.actions() if a.kind.value != "cancel"]
@@ -125,7 +126,7 @@ async def test_killed_after_the_exchange_executed_before_the_reply_arrived(
     rig.server.inject_fault("timeout_after", count=1, path=path)
     cycle = asyncio.create_task(rig.cycle())
     for _ in range(300):  # bounded wait for the request to reach the emulator (not a timing claim)
-        if [c for c in _exchange_cids(rig.acct, kind) if c.startswith("gb-")] or cycle.done():
+        if [c for c in _exchange_cids(rig.acct, kind) if is_ours(c)] or cycle.done():
             break
         await asyncio.sleep(0.01)
     assert not cycle.done()
@@ -134,7 +135,7 @@ async def test_killed_after_the_exchange_executed_before_the_reply_arrived(
         await cycle
     with rig.reader() as r:
         [left] = r.pending_actions()
-    [placed] = [c for c in _exchange_cids(rig.acct, kind) if c.startswith("gb-")]
+    [placed] = [c for c in _exchange_cids(rig.acct, kind) if is_ours(c)]
     assert placed == left.client_order_id
 
     rig.engine.advance(10)

@@ -75,8 +75,11 @@ async def test_request_that_never_arrived_is_looked_up_then_sent_again_once(
     result = await gw.reduce(btc, "long", 0.2, rule="margin_reduce", episode=1)
     assert result.status == "confirmed" and result.attempts == 2
     assert btc_qty(sim_account) == pytest.approx(0.3)
-    # POST (lost) -> look-up by client id (no such order) -> POST
+    # POST (lost) -> look-up by client id (no such order) -> POST (-> what became of it, where
+    # the acknowledgement does not say)
     requests = [(r.method, r.path) for r in sim.request_log if (r.method, r.path) != venue.price_read]
+    if venue.state_lookup is not None:
+        assert requests.pop() == venue.state_lookup
     assert requests[0] == requests[-1] == ("POST", venue.order_path)
     assert requests[1] == venue.order_lookup and len(requests) == 2 + venue.lookup_miss
 
@@ -172,7 +175,7 @@ async def test_retries_are_bounded(
     assert algo_orders(sim, sim_account) == []
 
 
-@pytest.mark.parametrize("refusal", ["margin", "reduce_only", "min_notional", "symbol"])
+@pytest.mark.parametrize("refusal", ["margin", "reduce_only", "would_trigger", "min_notional", "symbol"])
 async def test_final_rejections_are_not_retried_and_carry_the_exchange_message(
     sim: SimServer,
     venue: VenueSpec,

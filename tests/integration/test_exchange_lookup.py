@@ -81,10 +81,12 @@ async def test_an_order_that_never_arrived_is_sent_once_more(
     )
     assert result.status == "confirmed" and result.attempts == 2
     assert acct.positions[("BTCUSDT", "BOTH")].qty == pytest.approx(0.3)
-    # POST (dropped) -> look-up by orderLinkId: open and recent closed, then history -> POST
+    # POST (dropped) -> look-up by orderLinkId: open and recent closed, then history -> POST ->
+    # the acknowledgement has only ids: one look-up says what became of the order
     assert [(r.method, r.path) for r in sim.request_log] == [
         ("POST", "/v5/order/create"),
         ("GET", "/v5/order/realtime"),
         ("GET", "/v5/order/history"),
         ("POST", "/v5/order/create"),
+        ("GET", "/v5/order/realtime"),
     ]

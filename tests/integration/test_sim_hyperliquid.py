@@ -156,3 +156,22 @@ async def test_deposits_and_withdrawals_are_read_with_their_direction(
     finally:
         await client.close()
     assert [(f.amount, f.kind) for f in flows] == [(500.0, "deposit"), (-200.0, "withdraw")]
+
+
+async def test_a_cut_worth_less_than_ten_dollars_is_refused_as_hyperliquid_refuses_it(
+    sim: SimServer, sim_account: SimAccount
+) -> None:
+    """Hyperliquid's "Order must have minimum value of $10" names no exemption for reduce-only orders
+    (Binance's MIN_NOTIONAL exempts them): a $6 cut is refused, final, not retried."""
+    sim.engine.open_position(sim_account.api_key, "DOGEUSDT", "long", 100, leverage=10)  # $32
+    client = client_for(sim, sim_account)
+    try:
+        gw = OrderGateway(client, "main", dry_run=False, retry=FAST)
+        small = await gw.reduce("DOGE/USDC:USDC", "long", 20, rule="margin_reduce", episode=1)
+        large = await gw.reduce("DOGE/USDC:USDC", "long", 40, rule="margin_reduce", episode=2)
+    finally:
+        await client.close()
+    assert small.status == "rejected" and small.attempts == 1
+    assert "Order must have minimum value of $10" in small.reason
+    assert large.status == "confirmed"  # $12.8: enough
+    assert sim_account.positions[("DOGEUSDT", "BOTH")].qty == pytest.approx(60)

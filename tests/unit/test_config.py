@@ -295,6 +295,21 @@ def test_amount_per_trade_replaces_the_default_percentage(tmp_path: Path) -> Non
     assert (risk.risk_per_trade, risk.risk_per_trade_pct) == (200, None)
 
 
+def test_settle_currency_defaults_to_the_venues_own(tmp_path: Path) -> None:
+    """Hyperliquid's perpetuals settle in USDC: an account that does not name a currency gets it
+    (before: USDT everywhere, and every Hyperliquid snapshot failed "no hyperliquid perpetual
+    settles in USDT"); a currency given in the file or the environment still wins."""
+    hl = '[[accounts]]\nname = "hl"\nexchange = "hyperliquid"\nwallet_address = "0x' + "ab" * 20 + '"\n'
+    given = hl.replace('name = "hl"', 'name = "hl2"') + 'settle_currency = "USDT"\n'
+    cfg = write(tmp_path / "c.toml", ACCOUNT + hl + given)
+    settings = load_settings(cfg, {})
+    assert [a.settle_currency for a in settings.accounts] == ["USDT", "USDC", "USDT"]
+    wallet = "0x" + "cd" * 20
+    env = {"GUARDBOT_ACCOUNTS": f'[{{"name": "x", "exchange": "hyperliquid", "wallet_address": "{wallet}"}}]'}
+    [from_env] = load_settings(None, env).accounts
+    assert from_env.settle_currency == "USDC"
+
+
 def test_duplicate_account_names(tmp_path: Path) -> None:
     cfg = write(tmp_path / "c.toml", ACCOUNT + ACCOUNT)
     assert problems(cfg) == [

@@ -115,7 +115,7 @@ class Orders(Liquidation):
         price = self._check_price(m, req.price) if otype == "LIMIT" else 0.0
         tif = (req.time_in_force or "GTC").upper() if otype == "LIMIT" else "GTC"
         closing = req.reduce_only or self._reduces(acct, side, pside)
-        if not closing:
+        if not closing or self.profile.min_notional_when_reducing:
             self._check_min_notional(m, qty * (price or self.marks[m.id]))
         if closing:
             self._reducible_qty(acct, m.id, side, pside)  # refused if there is nothing to reduce
@@ -177,7 +177,7 @@ class Orders(Liquidation):
         qty = 0.0 if req.close_position else self._check_quantity(m, req.quantity)
         price = self._check_price(m, req.price) if otype in ("STOP", "TAKE_PROFIT") else 0.0
         closing = req.reduce_only or req.close_position or self._reduces(acct, side, pside)
-        if not closing:
+        if not req.close_position and (not closing or self.profile.min_notional_when_reducing):
             self._check_min_notional(m, qty * (price or trigger))
         working = (req.working_type or "CONTRACT_PRICE").upper()
         if working not in ("MARK_PRICE", "CONTRACT_PRICE"):

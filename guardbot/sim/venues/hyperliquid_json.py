@@ -175,21 +175,24 @@ def order_row(ex: SimExchange, o: SimOrder | SimAlgoOrder, limit_px: float | Non
         rising = o.rising
         child = ex.account_of_algo(o).orders.get(o.actual_order_id or 0)
         done = child.executed_qty if child is not None else 0.0
+        # a stop for "the whole position" is Hyperliquid's position TP/SL: size 0, it closes what
+        # the position holds when it triggers (grouping "positionTpsl")
+        whole = o.close_position
         return {
             "coin": m.base,
             "side": side,
             "limitPx": dec(o.price or limit_px or o.trigger_price),
-            "sz": fmt(max(0.0, o.quantity - done)),
+            "sz": "0.0" if whole else fmt(max(0.0, o.quantity - done)),
             "oid": o.algo_id,
             "timestamp": o.create_ms,
             "triggerCondition": f"Price {'above' if rising else 'below'} {dec(o.trigger_price)}",
             "isTrigger": True,
             "triggerPx": dec(o.trigger_price),
             "children": [],
-            "isPositionTpsl": False,
-            "reduceOnly": o.reduce_only,
+            "isPositionTpsl": whole,
+            "reduceOnly": o.reduce_only or whole,
             "orderType": ORDER_TYPES[o.order_type],
-            "origSz": fmt(o.quantity),
+            "origSz": "0.0" if whole else fmt(o.quantity),
             "tif": None,
             "cloid": o.client_algo_id if o.client_algo_id.startswith("0x") else None,
         }
@@ -238,7 +241,7 @@ def fill(ex: SimExchange, acct: SimAccount, t: SimTrade) -> dict[str, Any]:
     long_side = (t.side == "BUY") == (before >= 0) if before else t.side == "BUY"
     opening = before == 0 or (before > 0) == (t.side == "BUY")
     direction = ("Open " if opening else "Close ") + ("Long" if long_side else "Short")
-    return {
+    row: dict[str, Any] = {
         "coin": m.base,
         "px": dec(t.price),
         "sz": fmt(t.qty),
@@ -254,6 +257,11 @@ def fill(ex: SimExchange, acct: SimAccount, t: SimTrade) -> dict[str, Any]:
         "tid": t.id,
         "feeToken": "USDC",
     }
+    if order is not None and order.client_order_id.startswith("autoclose-"):
+        # the engine's liquidation order: Hyperliquid marks the fill itself ("liquidation", present
+        # only on a fill that resulted from a liquidation; the book liquidation is method "market")
+        row["liquidation"] = {"liquidatedUser": acct.api_key, "markPx": dec(t.price), "method": "market"}
+    return row
 
 
 def _position_before(acct: SimAccount, t: SimTrade) -> float:

@@ -38,6 +38,10 @@ class VenueProfile:
     # decimals (Hyperliquid: 5 and 6); None: a multiple of the market's tick
     significant_figures: int | None = None
     price_decimals: int = 0
+    # does the minimum order value apply to orders that reduce a position too? Binance exempts
+    # reduce-only orders ("MIN_NOTIONAL ... except reduceOnly"); Hyperliquid documents no exemption
+    # from "Order must have minimum value of $10" (a whole-position TP/SL has no size to value)
+    min_notional_when_reducing: bool = False
 
 
 DEFAULT_EXCHANGE = "binanceusdm"
@@ -60,6 +64,7 @@ PROFILES: dict[str, VenueProfile] = {
         wallet_keys=True,
         significant_figures=5,
         price_decimals=6,
+        min_notional_when_reducing=True,
     ),
 }
 
