@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from venue_accounts import WALLET_VENUES, account_totals, credential_config, credentials
 from venue_wire import Sent, cancelled_id, is_stop_cancel, parse
 
@@ -92,18 +91,14 @@ class VenueSpec:
     markets_read: tuple[str, str] = ("GET", "/fapi/v1/exchangeInfo")
     # does a hedge-mode order that closes a leg carry reduceOnly? (Binance refuses it there)
     reduce_only_in_hedge_mode: bool = False
-    # what the venue cannot do -> why (its documentation); `venues_with` leaves it out of that suite
+    # what the venue cannot do -> why (its documentation); `venues_with` and a test's
+    # `@pytest.mark.needs(feature)` (tests/conftest.py) leave it out of that suite
     lacks: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def hedge_mode(self) -> bool:
         """Can an account hold both legs of a symbol?"""
         return "hedge_mode" not in self.lacks
-
-    def require(self, feature: str) -> None:
-        """Skip the test at hand, saying why, on a venue that cannot do `feature`."""
-        if feature in self.lacks:
-            pytest.skip(f"{self.exchange} has no {feature.replace('_', ' ')}: {self.lacks[feature]}")
 
     def refuse(self, server: SimServer, refusal: str, path: str, count: int = 1) -> None:
         """The venue refuses the next `count` requests to `path` the way it refuses `refusal`

@@ -58,10 +58,10 @@ async def test_a_position_in_a_new_listing_reloads_markets_and_is_guarded(
     assert stops == {"BTCUSDT", "WIFUSDT"}
 
 
+@pytest.mark.needs("market_reload_apart")
 async def test_when_the_reload_fails_the_rest_of_the_book_is_still_guarded(
     make_rig: RigFactory, venue: VenueSpec
 ) -> None:
-    venue.require("market_reload_apart")
     rig = make_rig(limits(new_position_grace_s=0))
     key = rig.acct.api_key
     rig.engine.open_position(key, "BTCUSDT", "long", 0.1, leverage=10)

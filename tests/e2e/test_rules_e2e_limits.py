@@ -152,13 +152,13 @@ async def test_a_blind_guard_alerts_once_sends_nothing_and_says_when_it_sees_aga
 # ------------------------------------------------------------------------------ common to all rules
 
 
+@pytest.mark.needs("min_amount")
 async def test_an_order_refused_before_sending_is_journaled_and_the_cycle_goes_on(
     make_rig: RigFactory,
     btc: str,
     eth: str,
     venue: VenueSpec,
 ) -> None:
-    venue.require("min_amount")
     # a venue whose minimum order (0.01 BTC) is above its lot step (0.001): half of 0.013 BTC is
     # below the minimum, so the gateway refuses that cut without sending it
     rig = make_rig(limits(**DRAWDOWN))
