@@ -32,6 +32,18 @@ def _add_config(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_exchange(p: argparse.ArgumentParser, what: str) -> None:
+    from guardbot.domain import EXCHANGES  # no ccxt import: --help stays fast
+
+    p.add_argument(
+        "--exchange",
+        choices=EXCHANGES,
+        default="binanceusdm",
+        metavar="ID",
+        help=f"{what}: {', '.join(EXCHANGES)} (default binanceusdm)",
+    )
+
+
 def _command(
     sub: argparse._SubParsersAction[_Parser], name: str, help: str, example: str
 ) -> argparse.ArgumentParser:
@@ -144,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulated seconds per wall second (default 1: real time, the pace a guard checking "
         "every 10 s expects; faster needs a shorter schedule.interval_s, which sim prints)",
     )
+    _add_exchange(p, "the venue whose wire the emulator speaks")
 
     p = _command(
         sub,
@@ -220,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", metavar="DIR", default=".", help="where to write guardbot-demo.db and .png")
     p.add_argument("--fast", action="store_true", help="a 20-minute replay in a few seconds, no pacing")
+    _add_exchange(p, "the venue whose wire and margin rules the emulator speaks")
     return parser
 
 

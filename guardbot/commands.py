@@ -192,21 +192,30 @@ def snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
-def guard_it_lines(base_url: str, api_key: str, secret: str, speed: float) -> list[str]:
-    """What to paste to guard the emulator's account with `guardbot run`, at the emulator's pace."""
+def guard_it_lines(
+    base_url: str, api_key: str, secret: str, speed: float, exchange: str = "binanceusdm"
+) -> list[str]:
+    """What to paste to guard the emulator's account with `guardbot run`, at the emulator's pace.
+    On the wallet-signed venues (Aster, Hyperliquid) the key is a wallet address and its private key."""
     interval = round(10.0 / speed, 3)
     pace = (
         ""
         if speed == 1
         else f"   # {speed:g}x: the guard still sees the market every 10 simulated seconds, as live"
     )
+    if exchange in ("aster", "hyperliquid"):
+        secrets = f"export SIM_PRIVATE_KEY={secret}"
+        keys = f'private_key_env = "SIM_PRIVATE_KEY"\nwallet_address = "{api_key}"'
+    else:
+        secrets = f"export SIM_API_KEY={api_key} SIM_API_SECRET={secret}"
+        keys = 'api_key_env = "SIM_API_KEY"\napi_secret_env = "SIM_API_SECRET"'
     return [
         "guard it with guardbot: paste these lines into another terminal",
-        f"export SIM_API_KEY={api_key} SIM_API_SECRET={secret}",
+        secrets,
         "cat > sim.toml <<'EOF'",
-        '[[accounts]]\nname = "sim"\nexchange = "binanceusdm"',
+        f'[[accounts]]\nname = "sim"\nexchange = "{exchange}"',
         f'base_url = "{base_url}"\ndry_run = false',
-        'api_key_env = "SIM_API_KEY"\napi_secret_env = "SIM_API_SECRET"',
+        keys,
         f"[schedule]\ninterval_s = {interval:g}{pace}",
         "EOF",
         "guardbot run --config sim.toml",
@@ -222,18 +231,22 @@ def sim(args: argparse.Namespace) -> int:
     def out(line: str) -> None:
         # serve() prints the account's key and secret, then the ccxt recipe: put the guardbot
         # recipe (with that key, and an interval matched to the speed) in front of ccxt's
-        for label in ("api key:", "secret:"):
+        # Binance and Bybit print an API key and secret; Aster and Hyperliquid a wallet and its key
+        for label, key in (("api key:", "key"), ("secret:", "secret"), ("wallet address:", "key")):
             if line.startswith(label):
-                seen[label] = line.removeprefix(label).strip()
+                seen[key] = line.removeprefix(label).strip()
+        if line.startswith("private key:"):
+            seen["secret"] = line.removeprefix("private key:").strip()
         if line.startswith("guardbot sim:"):
             seen["url"] = line.split(" at ", 1)[1].split()[0] if " at " in line else ""
         if line.startswith("connect with ccxt:") and len(seen) == 3:
-            print("\n".join(guard_it_lines(seen["url"], seen["api key:"], seen["secret:"], args.speed)))
+            recipe = guard_it_lines(seen["url"], seen["key"], seen["secret"], args.speed, args.exchange)
+            print("\n".join(recipe))
         print(line, flush=True)
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(args.scenario, args.port, args.speed, out))
+            asyncio.run(serve(args.scenario, args.port, args.speed, out, exchange=args.exchange))
     except ValueError as err:  # ScenarioError: a bad scenario file or speed, one line
         raise UserError(str(err)) from None
     except (OSError, OverflowError) as err:
@@ -345,7 +358,9 @@ def demo(args: argparse.Namespace) -> int:
     out = output_dir(args.out, "--out")  # before the emulator starts
     live = _LiveConsole()
     try:
-        result = asyncio.run(run_demo(out, fast=args.fast, out=live.out, status=live.status))
+        result = asyncio.run(
+            run_demo(out, fast=args.fast, out=live.out, status=live.status, exchange=args.exchange)
+        )
     finally:
         live.done()
     c = console()

@@ -10,7 +10,10 @@ import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from .cli import GUARDBOT, clean_env
+import pytest
+from venue_spec import VENUES
+
+from .cli import GUARDBOT, aguardbot, clean_env
 
 WAIT_S = 30.0
 
@@ -48,9 +51,11 @@ async def read_until(stream: asyncio.StreamReader, fragment: str, lines: list[st
     await asyncio.wait_for(go(), WAIT_S)
 
 
-async def test_the_printed_guard_recipe_works_as_pasted(tmp_path: Path) -> None:
+@pytest.mark.parametrize("exchange", VENUES)
+async def test_the_printed_guard_recipe_works_as_pasted(exchange: str, tmp_path: Path) -> None:
     env = clean_env({"PATH": f"{Path(GUARDBOT).parent}{os.pathsep}{os.environ.get('PATH', '')}"})
-    async with started(GUARDBOT, "sim", "--port", "0", "--speed", "10", cwd=tmp_path, env=env) as sim:
+    argv = (GUARDBOT, "sim", "--port", "0", "--speed", "10", "--exchange", exchange)
+    async with started(*argv, cwd=tmp_path, env=env) as sim:
         assert sim.stdout is not None
         printed: list[str] = []
         await read_until(sim.stdout, "connect with ccxt:", printed)
@@ -63,4 +68,12 @@ async def test_the_printed_guard_recipe_works_as_pasted(tmp_path: Path) -> None:
             assert guard.stderr is not None
             log: list[str] = []
             await read_until(guard.stderr, "sim: equity 10,000.00", log)
-    assert any("guarding sim on binanceusdm" in line for line in log), log
+    assert any(f"guarding sim on {exchange}" in line for line in log), log
+
+
+@pytest.mark.parametrize("exchange", ["bybit", "hyperliquid"])
+async def test_the_demo_tells_its_story_on_another_venue(exchange: str, tmp_path: Path) -> None:
+    ran = await aguardbot("demo", "--fast", "--exchange", exchange, "--out", str(tmp_path), cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    assert f"{exchange} emulator at http://127.0.0.1:" in ran.out
+    assert (tmp_path / "guardbot-demo.db").exists()
