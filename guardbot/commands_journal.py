@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from guardbot.errors import UserError
 from guardbot.operator.journal import account_history, account_status, parse_since
-from guardbot.render import console, dumps, history_csv, history_table, status_table
+from guardbot.render import console, dumps
+from guardbot.render_journal import history_csv, history_table, status_table
 from guardbot.runlock import running_daemon
 
 if TYPE_CHECKING:
