@@ -29,6 +29,7 @@ from guardbot.config.fields import (
 )
 from guardbot.config.secrets import NEEDED, SECRET_ENV_FIELDS, Credentials, file_var, resolve_secret
 from guardbot.config.strategies import EntriesConfig, StrategyConfig, strategy_problems
+from guardbot.config.stream import StreamConfig, stream_problems
 from guardbot.errors import ConfigError
 from guardbot.request_budget import budget_line
 
@@ -66,6 +67,7 @@ class AccountConfig(_Section):
     settle_currency: NonEmptyStr = "USDT"
     symbols: list[NonEmptyStr] = []
     ignore_symbols: list[NonEmptyStr] = []
+    stream: StreamConfig = Field(default_factory=StreamConfig)
 
     @field_validator("name")
     @classmethod
@@ -389,6 +391,7 @@ class Settings(BaseSettings):
             if line is not None:
                 problems.append((("schedule", "interval_s"), line, self.schedule.interval_s, ()))
         problems += strategy_problems(self.strategies, set(seen))
+        problems += stream_problems(self.accounts)
         raise_rules(problems)
         return self
 

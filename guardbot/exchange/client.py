@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt
+import ccxt.pro as ccxtpro
 
 from guardbot.config import AccountConfig, Credentials
 from guardbot.exchange.errors import ExchangeSetupError
@@ -55,6 +56,9 @@ def _rewrite_base_url(client: ccxt.Exchange, base_url: str) -> None:
         for key, url in list(api.items()):
             # Only the USDⓈ-M API is served; sapi/dapi/eapi/papi/spot keys go to a dead port.
             api[key] = to_base(url) if key.startswith("fapi") and isinstance(url, str) else DEAD_URL
+        if client.has.get("ws"):
+            # ccxt.pro: USDⓈ-M streams from the same host (ccxt adds /market, /public, /private)
+            api["ws"] = {"linear": "ws" + base.removeprefix("http") + "/ws", "ws-api": {}}
         # ccxt picks the error table by URL prefix; on a custom host `-2022 ReduceOnly rejected`
         # would otherwise surface as a plain ExchangeError instead of InvalidOrder.
         client.exceptions["exact"].update(client.exceptions["linear"]["exact"])
@@ -102,8 +106,10 @@ def build_client(
     credentials: Credentials | None = None,
     rate_limit: bool = True,
     timeout_ms: int | None = None,
+    pro: bool = False,
 ) -> ccxt.Exchange:
-    """A configured ccxt async client from plain arguments (see `make_client`)."""
+    """A configured ccxt async client from plain arguments (see `make_client`); `pro`: the
+    ccxt.pro class of the same exchange (REST and websocket streams)."""
     if exchange not in SUPPORTED:
         raise ExchangeSetupError(
             f"account {account}: exchange {exchange!r} is not supported; "
@@ -150,7 +156,7 @@ def build_client(
     }
     if timeout_ms is not None:
         config["timeout"] = timeout_ms
-    client: ccxt.Exchange = getattr(ccxt, exchange)(config)
+    client: ccxt.Exchange = getattr(ccxtpro if pro else ccxt, exchange)(config)
     if exchange in ("bybit", "hyperliquid"):
         # Bybit: a signed coin query; Hyperliquid: signing the client in (builder approval) and a
         # spot token list, at every market load. Neither is needed for perpetuals.
