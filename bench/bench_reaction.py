@@ -21,6 +21,7 @@ import asyncio
 import logging
 import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -58,6 +59,7 @@ enabled = {"true" if streaming else "false"}
 
 [guard]
 new_position_grace_s = 3600
+max_symbol_notional_pct = 1000.0
 max_snapshot_age_s = 120
 
 [storage]
@@ -144,6 +146,11 @@ async def _run() -> dict[str, Any]:
     finally:
         await server.stop()
     guard_share = [g for _, g in streamed if g is not None]
+    print(
+        "bench_reaction: streamed trials (end to end, guard share) ms:",
+        [(round(e * 1000), round(g * 1000) if g else None) for e, g in streamed],
+        file=sys.stderr,
+    )
     return {
         "polling_5s": _stats(polled),
         "streaming": {**_stats([e for e, _ in streamed]), "mark_push_every_ms": 1000},

@@ -67,7 +67,8 @@ class StreamGuard:
         )
         self.armed: Zone = CALM
         self.health = Health()
-        self.marks: dict[str, float] = {}
+        self.marks: dict[str, float] = {}  # streamed marks since the last cycle's reading
+        self._batch: dict[str, float] = {}  # received, not yet measured
         self.last_mark_ms: int | None = None
         self.triggers: list[tuple[int, str]] = []  # (ms, reason) of every streamed evaluation
         self._armed_at: int | None = None  # ts of the cycle the armed zone comes from
@@ -164,7 +165,7 @@ class StreamGuard:
     def on_marks(self, marks: dict[str, float]) -> None:
         """Streamed marks: evaluated once per turn of the loop (a burst of per-symbol messages is
         one measurement of the book)."""
-        self.marks.update(marks)
+        self._batch.update(marks)
         if not self._evaluate_soon:
             self._evaluate_soon = True
             asyncio.get_running_loop().call_soon(self._evaluate_marks)
@@ -174,11 +175,25 @@ class StreamGuard:
         last = self.guard.last
         if last is None or last.snapshot is None or last.figures is None:
             return
-        if self._armed_at != last.ts:  # a newer cycle: its reading re-arms the trigger
+        fresh = self._armed_at != last.ts
+        if fresh:  # a newer cycle: its reading re-arms the trigger, and older marks are stale
             self._armed_at = last.ts
             self.armed = zone(risk_point(last.figures, self.guard.limits.dust_notional), self.levels)
+            self.marks.clear()
+        self.marks.update(self._batch)
+        self._batch.clear()
         point = point_at_marks(last.snapshot, self.marks, self.guard.limits.dust_notional)
         self.armed, reason = crossing(self.armed, point, self.levels)
+        # a poll read the move first and saw a level once: the confirming reading it needs is
+        # taken now, not an interval later
+        need = self.guard.limits.confirm_readings
+        if (
+            reason is None
+            and fresh
+            and self.armed != CALM
+            and pending_confirmation(last.state.consecutive, need)
+        ):
+            reason = "confirming a level the last cycle read once"
         if reason is not None:
             self.request(reason)
 
@@ -212,7 +227,6 @@ class StreamGuard:
             log.exception("%s: streamed cycle crashed; polling goes on", self.name)
             return None
         log.info("%s [streamed]", outcome.log_line())
-        self.marks.clear()  # older than what the cycle just read
         return outcome
 
     # ---- health ----
@@ -237,7 +251,7 @@ class StreamGuard:
                     "warning",
                     "stream|fallback",
                     f"streams down for over {self.config.fallback_after_s:g}s: guarding by polling "
-                    "alone (every cycle as scheduled) while they reconnect",
+                    "(every cycle as scheduled) while they reconnect",
                 )
             elif event == "recovered":
                 await self._alert("info", "stream|recovered", "streams back: streamed triggers are on again")
