@@ -187,3 +187,19 @@ def test_conditional_stops_of_the_engine_are_algo_orders() -> None:
 
     event = algo_event(a, engine.now_ms)
     assert json.loads(json.dumps(event))["o"]["X"] == "NEW" and event["o"]["tp"] == "90000"
+
+
+async def test_an_expired_listen_key_says_so_and_closes(server: SimServer) -> None:
+    acct = server.engine.create_account(1_000)
+    streams = _streams(server)
+    async with aiohttp.ClientSession() as s:
+        _, body = await _listen_key(s, server, acct.api_key)
+        url = server.base_url.replace("http", "ws") + f"/private/ws?listenKey={body['listenKey']}"
+        async with s.ws_connect(url) as ws:
+            key, _ = streams.listen_keys._by_api[acct.api_key]
+            streams.listen_keys._by_api[acct.api_key] = (key, 0.0)  # its 60 minutes are up
+            await streams.publish_changes()
+            event = await ws.receive_json(timeout=2)
+            assert event["e"] == "listenKeyExpired" and event["listenKey"] == key
+            msg = await ws.receive(timeout=2)
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)

@@ -149,3 +149,10 @@ def test_positions_changed_against_the_last_snapshot() -> None:
 def test_streaming_on_a_venue_without_streams_is_one_line() -> None:
     with pytest.raises(ValidationError, match="streaming is available on binanceusdm only, not bybit"):
         Settings(accounts=[{"name": "a", "exchange": "bybit", "stream": {"enabled": True}}])
+
+
+@given(st.lists(st.floats(min_value=60_000, max_value=130_000), min_size=2, max_size=8))
+def test_a_falling_mark_never_makes_a_long_book_calmer(marks: list[float]) -> None:
+    book = _book()
+    zones = [zone(point_at_marks(book, {BTC: m}), LEVELS) for m in sorted(marks, reverse=True)]
+    assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in itertools.pairwise(zones))

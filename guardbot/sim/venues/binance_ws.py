@@ -65,6 +65,10 @@ class ListenKeys:
         self._by_api.pop(api_key, None)
         return {}
 
+    def expired(self, listen_key: str) -> bool:
+        """Still on record but past its 60 minutes (not deleted)."""
+        return any(key == listen_key and expires <= time.time() for key, expires in self._by_api.values())
+
     def owner(self, listen_key: str) -> str | None:
         for api, (key, expires) in self._by_api.items():
             if key == listen_key and expires > time.time():
@@ -245,6 +249,9 @@ class BinanceStreams:
         to every user-data connection of the account."""
         for conn in [c for c in self.conns if c.api_key and self.listen_keys.owner(c.listen_key) is None]:
             self.conns.discard(conn)  # its listenKey was deleted or expired: Binance closes it
+            if self.listen_keys.expired(conn.listen_key):  # and says so first when it expired
+                event = {"e": "listenKeyExpired", "E": self.engine.now_ms, "listenKey": conn.listen_key}
+                await _send(conn, event)
             await conn.ws.close()
         listening = {c.api_key for c in self.conns if c.api_key is not None}
         for api_key in list(self._seen):
