@@ -42,6 +42,7 @@ from guardbot.stream.trigger import (
 
 log = logging.getLogger("guardbot.stream")
 SUPERVISE_S = 0.5
+STOP_WAIT_S = 30.0  # a streamed cycle in flight at shutdown gets this long to finish
 STALE_MARKS_S = 10.0  # no mark for this long on a subscribed stream (Binance: every 1 s) = down
 
 
@@ -77,6 +78,7 @@ class StreamGuard:
         self._runner: asyncio.Task[None] | None = None
         self._evaluate_soon = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     @property
     def name(self) -> str:
@@ -98,13 +100,22 @@ class StreamGuard:
             self.request("first look of streaming mode")
 
     async def stop(self) -> None:
-        tasks = [*self._tasks, *([self._runner] if self._runner else [])]
-        for task in tasks:
+        """Stop watching; a streamed cycle in flight finishes its actions (bounded), as the
+        daemon's shutdown lets a polled one finish, and no new one starts."""
+        self._stopping = True
+        for task in self._tasks:
             task.cancel()
-        for task in tasks:
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
+        if self._runner is not None and not self._runner.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._runner), STOP_WAIT_S)
+            except (TimeoutError, Exception):
+                self._runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._runner
         with contextlib.suppress(Exception):
             await self.client.close()
 
@@ -199,13 +210,15 @@ class StreamGuard:
 
     def request(self, reason: str) -> None:
         """Run the guard cycle as soon as the lock allows; requests while one runs make one more."""
+        if self._stopping:
+            return
         if self._pending is None:
             self._pending = reason
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run_requested())
 
     async def _run_requested(self) -> None:
-        while self._pending is not None:
+        while self._pending is not None and not self._stopping:
             reason, self._pending = self._pending, None
             ts = self.clock()
             self.triggers.append((ts, reason))
@@ -213,7 +226,9 @@ class StreamGuard:
             need = self.guard.limits.confirm_readings
             for _ in range(need):  # a level needs `confirm_readings` readings: take them now
                 outcome = await self._cycle()
-                if outcome is None or not pending_confirmation(outcome.state.consecutive, need):
+                if self._stopping or outcome is None:
+                    break
+                if not pending_confirmation(outcome.state.consecutive, need):
                     break
             with contextlib.suppress(Exception):
                 await self.guard.journal.record_event(self.name, ts, kind="stream_trigger", text=reason)
