@@ -43,7 +43,9 @@ async def binance() -> AsyncIterator[SimServer]:
         await server.stop()
 
 
-def _config(tmp_path: Path, base_url: str, *, interval_s: float, fallback_after_s: float = 30.0) -> Path:
+def _config(
+    tmp_path: Path, base_url: str, *, interval_s: float, fallback_after_s: float = 30.0, grace_s: int = 3600
+) -> Path:
     path = tmp_path / "guardbot.toml"
     path.write_text(
         f"""
@@ -61,7 +63,7 @@ fallback_after_s = {fallback_after_s}
 reconnect_max_s = 0.5
 
 [guard]
-new_position_grace_s = 3600
+new_position_grace_s = {grace_s}
 # 0.1 BTC on 2,000 USDT is 475 % of equity: not this test's business (and a level read once
 # makes the first look take a confirming second reading)
 max_symbol_notional_pct = 1000.0
@@ -232,3 +234,26 @@ async def test_streamed_and_polled_cycles_never_overlap(
         assert any("test:" in reason for _, reason in stream.triggers)
     assert running["cycles"] > len(stream.triggers)  # polled ones too
     assert running["most"] == 1
+
+
+async def test_a_stop_cancelled_by_hand_is_replaced_from_the_user_data_stream(
+    binance: SimServer, tmp_path: Path
+) -> None:
+    acct = binance.engine.create_account(2_000)
+    binance.engine.open_position(acct.api_key, "BTCUSDT", "long", 0.1, leverage=20)  # no stop
+    daemon = _daemon(tmp_path, binance, acct, RecordingNotifier(), interval_s=30.0, grace_s=0)
+    async with Running(daemon):
+        assert daemon.streams is not None
+        stream = daemon.streams.streams["main"]
+        book = binance.engine.accounts[acct.api_key]
+        await _until(lambda: len(book.open_algo_orders()) == 1, "the guard's stop")
+        await _until(lambda: _snapshots(tmp_path / "journal.sqlite") >= 2, "the first poll")
+        await asyncio.sleep(0.3)
+        stop = book.open_algo_orders()[0]
+
+        binance.engine.cancel_algo_order(acct.api_key, stop.algo_id, None)  # by hand, on the venue
+        cancelled = time.monotonic()
+        await _until(lambda: len(book.open_algo_orders()) == 1, "a new stop", wait_s=1.0)
+        assert time.monotonic() - cancelled < 1.0  # the next poll is ~30 s away
+        assert any("left the book" in reason for _, reason in stream.triggers), stream.triggers
+        assert book.open_algo_orders()[0].trigger_price == stop.trigger_price
