@@ -6,11 +6,11 @@ demo) and optional `base_url` (the emulator, a proxy) map onto ccxt's URL tables
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt
-import ccxt.pro as ccxtpro
 
 from guardbot.config import AccountConfig, Credentials
 from guardbot.exchange.errors import ExchangeSetupError
@@ -156,7 +156,9 @@ def build_client(
     }
     if timeout_ms is not None:
         config["timeout"] = timeout_ms
-    client: ccxt.Exchange = getattr(ccxtpro if pro else ccxt, exchange)(config)
+    # ccxt.pro is imported only for streaming mode: it loads every ccxt.pro exchange class
+    module: Any = importlib.import_module("ccxt.pro") if pro else ccxt
+    client: ccxt.Exchange = getattr(module, exchange)(config)
     if exchange in ("bybit", "hyperliquid"):
         # Bybit: a signed coin query; Hyperliquid: signing the client in (builder approval) and a
         # spot token list, at every market load. Neither is needed for perpetuals.
