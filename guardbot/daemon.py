@@ -45,6 +45,7 @@ from guardbot.runlock import JournalLock
 from guardbot.store import Journal
 from guardbot.store.requests import OperatorRequestRow
 from guardbot.strategies_runtime.service import EntryService
+from guardbot.stream import StreamService
 
 log = logging.getLogger("guardbot.daemon")
 SHUTDOWN_WAIT_S = 30.0
@@ -93,6 +94,7 @@ class Daemon:
         self.journal: Journal | None = None
         self.entries: EntryService | None = None  # entry desks, strategies and the webhook
         self.desks: dict[str, EntryDesk] = {}
+        self.streams: StreamService | None = None  # streaming mode's triggered cycles
         self.requests = RequestServer(self, self._tell_request)  # `guardbot pause|resume|flatten`
         self.ops = Operations(self)  # Prometheus metrics and /healthz ([metrics])
 
@@ -254,6 +256,9 @@ class Daemon:
         self.desks = self.entries.desks
         stack.push_async_callback(self.entries.stop)
         await self.entries.start()
+        self.streams = StreamService(s, self.guards)
+        stack.push_async_callback(self.streams.stop)
+        await self.streams.start()
 
     def _schedule(self) -> None:
         s = self.settings
@@ -339,6 +344,8 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         log.info("stopping: waiting for running cycles to finish their actions")
+        if self.streams is not None:
+            await self.streams.stop()  # no streamed cycle starts from here on
         if self.entries is not None:
             await self.entries.stop()  # no new signals; the ones in flight finish
         if self.scheduler is not None:

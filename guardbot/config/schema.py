@@ -31,6 +31,7 @@ from guardbot.config.metrics import MetricsConfig
 from guardbot.config.secrets import NEEDED, SECRET_ENV_FIELDS, Credentials, file_var, resolve_secret
 from guardbot.config.storage import StorageConfig
 from guardbot.config.strategies import EntriesConfig, StrategyConfig, strategy_problems
+from guardbot.config.stream import StreamConfig, stream_problems
 from guardbot.errors import ConfigError
 from guardbot.request_budget import budget_line, is_loopback
 
@@ -77,6 +78,7 @@ class AccountConfig(_Section):
     settle_currency: NonEmptyStr = "USDT"  # when not given: the venue's (DEFAULT_SETTLE)
     symbols: list[NonEmptyStr] = []
     ignore_symbols: list[NonEmptyStr] = []
+    stream: StreamConfig = Field(default_factory=StreamConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -415,6 +417,7 @@ class Settings(BaseSettings):
             if line is not None:
                 problems.append((("schedule", "interval_s"), line, self.schedule.interval_s, ()))
         problems += strategy_problems(self.strategies, set(seen))
+        problems += stream_problems(self.accounts)
         raise_rules(problems)
         return self
 

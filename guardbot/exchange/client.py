@@ -6,6 +6,7 @@ demo) and optional `base_url` (the emulator, a proxy) map onto ccxt's URL tables
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -57,6 +58,9 @@ def _rewrite_base_url(client: ccxt.Exchange, base_url: str) -> None:
             # served; dapi/eapi/papi/spot keys go to a dead port.
             served = key.startswith("fapi") or key == "sapi"
             api[key] = to_base(url) if served and isinstance(url, str) else DEAD_URL
+        if client.has.get("ws"):
+            # ccxt.pro: USDⓈ-M streams from the same host (ccxt adds /market, /public, /private)
+            api["ws"] = {"linear": "ws" + base.removeprefix("http") + "/ws", "ws-api": {}}
         # ccxt picks the error table by URL prefix; on a custom host `-2022 ReduceOnly rejected`
         # would otherwise surface as a plain ExchangeError instead of InvalidOrder.
         client.exceptions["exact"].update(client.exceptions["linear"]["exact"])
@@ -104,8 +108,10 @@ def build_client(
     credentials: Credentials | None = None,
     rate_limit: bool = True,
     timeout_ms: int | None = None,
+    pro: bool = False,
 ) -> ccxt.Exchange:
-    """A configured ccxt async client from plain arguments (see `make_client`)."""
+    """A configured ccxt async client from plain arguments (see `make_client`); `pro`: the
+    ccxt.pro class of the same exchange (REST and websocket streams)."""
     if exchange not in SUPPORTED:
         raise ExchangeSetupError(
             f"account {account}: exchange {exchange!r} is not supported; "
@@ -152,7 +158,9 @@ def build_client(
     }
     if timeout_ms is not None:
         config["timeout"] = timeout_ms
-    client: ccxt.Exchange = getattr(ccxt, exchange)(config)
+    # ccxt.pro is imported only for streaming mode: it loads every ccxt.pro exchange class
+    module: Any = importlib.import_module("ccxt.pro") if pro else ccxt
+    client: ccxt.Exchange = getattr(module, exchange)(config)
     if exchange in ("bybit", "hyperliquid"):
         # Bybit: a signed coin query; Hyperliquid: signing the client in (builder approval) and a
         # spot token list, at every market load. Neither is needed for perpetuals.

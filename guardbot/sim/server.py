@@ -103,6 +103,10 @@ class SimServer:
         self._clock: ScenarioClock | None = None
         self.control = ControlAPI(self)
         self.app = web.Application()
+        # websocket streams (Binance: mark prices, user data) before the catch-all of the REST wire
+        self.streams = self.venue.streams()
+        if self.streams is not None:
+            self.streams.add_routes(self.app.router)
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
 
     # ---- lifecycle ----
@@ -120,6 +124,8 @@ class SimServer:
     async def stop(self) -> None:
         self._closing.set()
         await self.stop_clock()
+        if self.streams is not None:
+            await self.streams.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -213,6 +219,12 @@ class SimServer:
     # ---- dispatch ----
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        response = await self._answer(request)
+        if self.streams is not None:  # what the request changed goes out on the user-data streams
+            await self.streams.publish_changes()
+        return response
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         if path.startswith("/_sim/") or path == "/_sim":
             return await self.control.handle(request)

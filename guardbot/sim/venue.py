@@ -105,6 +105,11 @@ class Venue(ABC):
     def recipe(base_url: str, api_key: str, secret: str) -> str:
         """Python lines that point the unmodified ccxt client at the emulator."""
 
+    def streams(self) -> Any:
+        """The venue's websocket streams (an object with `add_routes`, `publish_changes`, `close`),
+        or None when the emulator serves none for it."""
+        return None
+
     def log_path(self, path: str, params: dict[str, Any]) -> str:
         """The path a request is logged and matched by faults under (Hyperliquid adds the request's
         type: every read is POST /info, every action POST /exchange)."""

@@ -68,6 +68,10 @@ def order_row(o: SimOrder | SimAlgoOrder, ex: SimExchange) -> dict[str, Any]:
 
 class AsterVenue(BinanceVenue):
     exchange: ClassVar[str] = "aster"
+
+    def streams(self) -> None:  # no websocket streams are served for Aster (yet)
+        return None
+
     error_kinds: ClassVar[tuple[str, ...]] = ("aster", "binance", "error")
     hidden_params: ClassVar[tuple[str, ...]] = ("signature",)
 

@@ -8,7 +8,6 @@ Handlers parse Binance parameters into engine calls; the JSON shapes are in `bin
 from __future__ import annotations
 
 import math
-import secrets
 import time
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -24,6 +23,7 @@ from guardbot.sim.venues import binance_account as ba
 from guardbot.sim.venues import binance_json as bj
 from guardbot.sim.venues.binance_auth import signed_payload, verify
 from guardbot.sim.venues.binance_codes import BinanceError, binance_error, fault_response, summary_of
+from guardbot.sim.venues.binance_ws import BinanceStreams, ListenKeys
 from guardbot.sim.venues.fmt import fmt
 
 # Types Binance lists in orderTypes but that must go through the algo endpoint since Dec 2025.
@@ -68,8 +68,8 @@ class BinanceVenue(Venue):
     hidden_params: ClassVar[tuple[str, ...]] = ("signature",)
 
     def __init__(self, engine: SimExchange) -> None:
+        self.listen_keys = ListenKeys()  # before the routes, which use it
         super().__init__(engine)
-        self.listen_keys: dict[str, str] = {}
 
     # ---- the wire ----
 
@@ -180,8 +180,9 @@ class BinanceVenue(Venue):
         add("GET", f"{v1}/positionSide/dual", lambda c: {"dualSidePosition": _acct(c).hedge})
         add("POST", f"{v1}/positionSide/dual", self._position_mode)
         add("POST", f"{v1}/listenKey", self._listen_key, signed=False, key_only=True)
-        add("PUT", f"{v1}/listenKey", self._listen_key, signed=False, key_only=True)
-        add("DELETE", f"{v1}/listenKey", lambda c: {}, signed=False, key_only=True)
+        keys = self.listen_keys
+        add("PUT", f"{v1}/listenKey", lambda c: keys.keepalive(_acct(c).api_key), signed=False, key_only=True)
+        add("DELETE", f"{v1}/listenKey", lambda c: keys.delete(_acct(c).api_key), signed=False, key_only=True)
         return r
 
     def _symbol(self, c: Ctx) -> str:
@@ -393,7 +394,7 @@ class BinanceVenue(Venue):
         return {"code": 200, "msg": "success"}
 
     def _listen_key(self, c: Ctx) -> Json:
-        key = _acct(c).api_key
-        lk = self.listen_keys.get(key) or secrets.token_urlsafe(48)
-        self.listen_keys[key] = lk
-        return {"listenKey": lk}
+        return {"listenKey": self.listen_keys.create(_acct(c).api_key)}
+
+    def streams(self) -> BinanceStreams | None:
+        return BinanceStreams(self.engine, self.listen_keys)
