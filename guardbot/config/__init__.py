@@ -23,15 +23,13 @@ Every problem is reported at once, one line each:
 
 from __future__ import annotations
 
+from guardbot.config.account import AccountConfig, Environment, Exchange
 from guardbot.config.environment import CONFIG_ENV
 from guardbot.config.loading import DEFAULT_CONFIG_FILE, load_settings
 from guardbot.config.metrics import MetricsConfig
 from guardbot.config.render import MASKED, UNSET, effective_config, render_effective_config
 from guardbot.config.schema import (
     ENV_PREFIX,
-    AccountConfig,
-    Environment,
-    Exchange,
     GuardConfig,
     RiskConfig,
     ScheduleConfig,

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 RULES_ERROR = "guardbot_rules"
@@ -83,3 +83,8 @@ def num(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+# Every section of the file: a typo anywhere is an error, not a silent default; values are frozen
+# and never inf/nan. Each module's section base sets this (ruff and mypy then still see pydantic).
+STRICT = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

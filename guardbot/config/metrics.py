@@ -16,7 +16,7 @@ DEFAULT_METRICS_PORT = 9464  # the port Prometheus' registry of default ports le
 
 
 class MetricsConfig(BaseModel):
-    # the same strictness as every other section (schema._Section): a typo is an error
+    # the same strictness as every other section (fields.STRICT): a typo is an error
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     enabled: bool = False

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from guardbot.config.fields import Problem
 
 if TYPE_CHECKING:
-    from guardbot.config.schema import AccountConfig
+    from guardbot.config.account import AccountConfig
 
 # ccxt.pro streams guardbot subscribes to and the emulator serves, per venue
 STREAMING_EXCHANGES = ("binanceusdm",)

@@ -207,12 +207,12 @@ async def test_streamed_and_polled_cycles_never_overlap(
     running = {"now": 0, "most": 0, "cycles": 0}
     inner = AccountGuard._cycle
 
-    async def counted(self: AccountGuard) -> CycleOutcome:
+    async def counted(self: AccountGuard, *args: Any) -> CycleOutcome:
         running["now"] += 1
         running["most"] = max(running["most"], running["now"])
         try:
             await asyncio.sleep(0.02)  # widen the window an overlap would need
-            return await inner(self)
+            return await inner(self, *args)
         finally:
             running["now"] -= 1
             running["cycles"] += 1
