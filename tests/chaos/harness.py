@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import ccxt
+from process_signals import catches_sigterm
 
 from guardbot.sim import SimAccount, SimExchange, SimServer
 from guardbot.store import JournalError, JournalReader
@@ -159,16 +160,9 @@ def snapshots(db: Path) -> int:
 
 
 def wait_until_it_catches_sigterm(pid: int, timeout: float = 10.0) -> None:
-    """Until the process has a SIGTERM handler (Linux: the SigCgt mask in /proc), or it is gone."""
+    """Until the process has a SIGTERM handler, or it is gone (then /proc has no status for it)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            return
-        mask = next((ln.split()[1] for ln in status.splitlines() if ln.startswith("SigCgt:")), "0")
-        if int(mask, 16) & (1 << (signal.SIGTERM - 1)):
-            return
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists() and not catches_sigterm(pid):
         time.sleep(0.005)
 
 

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from process_signals import catches_sigterm
 
 from guardbot.sim import SimAccount, SimExchange, SimServer
 from guardbot.store import Journal, JournalError, JournalReader
@@ -222,16 +223,6 @@ async def test_sigterm_while_the_correlation_refresh_hangs_is_a_clean_stop(
     assert "Traceback" not in err and "correlation refresh interrupted by shutdown" in err, err
 
 
-def _catches_sigterm(pid: int) -> bool:
-    """Has the process installed a SIGTERM handler yet (Linux: the SigCgt mask in /proc)?"""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    mask = next((line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0")
-    return bool(int(mask, 16) & (1 << (signal.SIGTERM - 1)))
-
-
 async def test_sigterm_while_python_is_still_importing_is_a_clean_stop(
     slow_sim: SimServer, tmp_path: Path
 ) -> None:
@@ -242,7 +233,7 @@ async def test_sigterm_while_python_is_still_importing_is_a_clean_stop(
     await daemon.start()
     assert daemon.proc is not None
     pid = daemon.proc.pid
-    await until(lambda: _catches_sigterm(pid), "the entry point's handler")
+    await until(lambda: catches_sigterm(pid), "the entry point's handler")
     assert await daemon.sigterm() == 0, daemon.err.decode()
     err = daemon.err.decode()
     # the entry point's own line: the signal came while the daemon's modules were importing
