@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from fake_telegram import CHAT, Call, FakeTelegram, World, running_bot
+from fake_telegram import Call, FakeTelegram
+from telegram_world import CHAT, World, running_bot
 
 from guardbot.guard.state import lock
 from guardbot.sim import SimAccount, SimServer

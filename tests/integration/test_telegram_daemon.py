@@ -7,7 +7,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from fake_telegram import CHAT, FakeTelegram, write_config
+from fake_telegram import FakeTelegram
+from telegram_world import CHAT, write_config
 
 from guardbot.config import ConfigError, load_settings
 from guardbot.daemon import Daemon

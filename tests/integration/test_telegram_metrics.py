@@ -8,8 +8,9 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
-from fake_telegram import FakeTelegram, write_config
+from fake_telegram import FakeTelegram
 from prometheus_client.parser import text_string_to_metric_families
+from telegram_world import write_config
 
 from guardbot.config import load_settings
 from guardbot.daemon import Daemon

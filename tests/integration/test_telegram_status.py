@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from fake_telegram import CHAT, FakeTelegram, World, running_bot
+from fake_telegram import FakeTelegram
+from telegram_world import CHAT, World, running_bot
 from test_telegram_commands import book, buttons, press
 
 from guardbot.guard.state import lock
