@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 import ccxt.async_support as ccxt
 
 from guardbot.config import AccountConfig, Credentials
+from guardbot.domain import EXCHANGES
 from guardbot.exchange.errors import ExchangeSetupError
 
-SUPPORTED = ("binanceusdm", "aster", "bybit", "hyperliquid")
+SUPPORTED = EXCHANGES  # the one list (guardbot.domain), also the CLI's --exchange choices
 # Where URL keys we never use are pointed when a base_url is set, so a request that would leak to
 # the real exchange fails loudly (connection refused) instead.
 DEAD_URL = "http://127.0.0.1:9"

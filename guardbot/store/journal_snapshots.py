@@ -22,6 +22,26 @@ class SnapshotOps:
     def _submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:  # Journal's
         raise NotImplementedError
 
+    def _record(
+        self,
+        account: str,
+        ts: int,
+        figures: Mapping[str, Any],
+        positions: Sequence[Mapping[str, Any]],
+        state: str,
+        orders: Sequence[Sequence[Any]] | None,
+    ) -> Future[Any]:
+        return self._submit(
+            snapshots.record_snapshot,
+            account,
+            ts,
+            figures,
+            positions,
+            state,
+            orders=orders,
+            policy=self.sampling,
+        )
+
     async def record_snapshot(
         self,
         account: str,
@@ -33,17 +53,7 @@ class SnapshotOps:
         orders: Sequence[Sequence[Any]] | None = None,
     ) -> int:
         """One cycle of one account (see snapshots.record_snapshot); returns the row's id."""
-        fut = self._submit(
-            snapshots.record_snapshot,
-            account,
-            ts,
-            figures,
-            positions,
-            state,
-            orders=orders,
-            policy=self.sampling,
-        )
-        return int(await asyncio.wrap_future(fut))
+        return int(await asyncio.wrap_future(self._record(account, ts, figures, positions, state, orders)))
 
     def record_snapshot_sync(
         self,
@@ -55,17 +65,7 @@ class SnapshotOps:
         *,
         orders: Sequence[Sequence[Any]] | None = None,
     ) -> int:
-        fut = self._submit(
-            snapshots.record_snapshot,
-            account,
-            ts,
-            figures,
-            positions,
-            state,
-            orders=orders,
-            policy=self.sampling,
-        )
-        return int(fut.result())
+        return int(self._record(account, ts, figures, positions, state, orders).result())
 
     async def downsample(
         self, now_ms: int | None = None, *, max_buckets: int = 16, max_steps: int = 300
