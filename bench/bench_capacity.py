@@ -12,11 +12,15 @@ accounts each holding a BTC and an ETH position (the guard places their stops in
   (`cycles_journaled`), and the emulator's requests per second. An account is on schedule when it
   missed nothing; more accounts than one process holds are run as several processes (docs/
   operations.md, "several instances").
+- `sharded`: 1,000 accounts as four `guardbot run` instances of 250 (each its own config, journal
+  and emulator process, as four venues' worth of load would be), all at once on this machine: the
+  same figures per instance.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -24,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +39,7 @@ INTERVAL_S = 5.0
 WARM_S = 12.0  # start-up, first stops, the spread of first cycles over the interval
 WINDOW_S = 30.0  # measured: six intervals
 SIZES = (10, 100, 300)
+SHARDS, PER_SHARD = 4, 250
 
 
 class _Emulator:
@@ -50,6 +56,44 @@ class _Emulator:
         asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+
+
+def _shard_emulator(n: int, conn: Any) -> None:
+    """A child process: an emulator with `n` funded accounts (their keys sent back); it answers
+    "count" with its request count until told anything else."""
+    emu = _Emulator()
+    conn.send((emu.server.base_url, [_funded(emu.server.engine) for _ in range(n)]))
+    while conn.recv() == "count":
+        conn.send(len(emu.server.request_log))
+    emu.stop()
+
+
+class _ShardEmulator:
+    """An emulator in a process of its own, so four of them do not share one interpreter."""
+
+    def __init__(self, n: int) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_shard_emulator, args=(n, child), daemon=True)
+        self.proc.start()
+        self.base_url, self.keys = self.conn.recv()
+
+    def requests(self) -> int:
+        self.conn.send("count")
+        return int(self.conn.recv())
+
+    def stop(self) -> None:
+        self.conn.send("stop")
+        self.proc.join(30)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+def _funded(engine: SimExchange) -> tuple[str, str]:
+    acct = engine.create_account(20_000)
+    engine.open_position(acct.api_key, "BTCUSDT", "long", 0.05, leverage=10)
+    engine.open_position(acct.api_key, "ETHUSDT", "short", 1.0, leverage=10)
+    return acct.api_key, acct.secret
 
 
 def _rss_kb(pid: int) -> int:
@@ -72,17 +116,13 @@ def _bare_ccxt_rss_kb() -> int:
     return int(ran.stdout)
 
 
-def _daemon(emu: _Emulator, n: int, home: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    engine = emu.server.engine
+def _daemon(base_url: str, keys: list[tuple[str, str]], home: Path) -> tuple[subprocess.Popen[bytes], Path]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDBOT_")}
     text = ""
-    for i in range(n):
-        acct = engine.create_account(20_000)
-        engine.open_position(acct.api_key, "BTCUSDT", "long", 0.05, leverage=10)
-        engine.open_position(acct.api_key, "ETHUSDT", "short", 1.0, leverage=10)
-        env[f"K{i}"], env[f"S{i}"] = acct.api_key, acct.secret
+    for i, (key, secret) in enumerate(keys):
+        env[f"K{i}"], env[f"S{i}"] = key, secret
         text += (
-            f'[[accounts]]\nname = "a{i}"\nexchange = "binanceusdm"\nbase_url = "{emu.server.base_url}"\n'
+            f'[[accounts]]\nname = "a{i}"\nexchange = "binanceusdm"\nbase_url = "{base_url}"\n'
             f'dry_run = false\napi_key_env = "K{i}"\napi_secret_env = "S{i}"\n\n'
         )
     db = home / "journal.sqlite"
@@ -108,23 +148,37 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def _measure(n: int) -> dict[str, Any]:
-    emu = _Emulator()
-    try:
-        with tempfile.TemporaryDirectory() as d:
-            proc, db = _daemon(emu, n, Path(d))
-            try:
-                time.sleep(WARM_S)
-                before, requests_before, t0 = _cycles(db, n), len(emu.server.request_log), time.monotonic()
-                time.sleep(WINDOW_S)
-                after, requests_after = _cycles(db, n), len(emu.server.request_log)
-                elapsed = time.monotonic() - t0
-                rss = _rss_kb(proc.pid)
-            finally:
+Shard = tuple[str, list[tuple[str, str]], Callable[[], int]]  # base url, keys, request count
+
+
+def _guarded(shards: list[Shard], warm_s: float) -> list[dict[str, Any]]:
+    """Run one `guardbot run` per shard at once; each one's figures over the same window."""
+    with tempfile.TemporaryDirectory() as d:
+        started = []
+        for k, (base_url, keys, _) in enumerate(shards):
+            home = Path(d) / f"instance-{k}"
+            home.mkdir()
+            started.append(_daemon(base_url, keys, home))
+        try:
+            time.sleep(warm_s)
+            before = [(_cycles(db, len(s[1])), s[2]()) for s, (_, db) in zip(shards, started, strict=True)]
+            t0 = time.monotonic()
+            time.sleep(WINDOW_S)
+            after = [(_cycles(db, len(s[1])), s[2]()) for s, (_, db) in zip(shards, started, strict=True)]
+            elapsed = time.monotonic() - t0
+            rss = [_rss_kb(proc.pid) for proc, _ in started]
+        finally:
+            for proc, _ in started:
                 _stop(proc)
-    finally:
-        emu.stop()
-    got = [b - a for a, b in zip(before, after, strict=True)]
+    return [
+        _figures(len(s[1]), b, a, elapsed, kb) for s, b, a, kb in zip(shards, before, after, rss, strict=True)
+    ]
+
+
+def _figures(
+    n: int, before: tuple[list[int], int], after: tuple[list[int], int], elapsed: float, rss_kb: int
+) -> dict[str, Any]:
+    got = [b - a for a, b in zip(before[0], after[0], strict=True)]
     expected = elapsed / INTERVAL_S
     missed = [max(0.0, expected - g) / expected * 100 for g in got]
     return {
@@ -136,8 +190,37 @@ def _measure(n: int) -> dict[str, Any]:
         # one cycle of slack: the window's edges can cut one
         "accounts_missing_more_than_one_cycle": sum(1 for g in got if g < expected - 1),
         "missed_pct_mean": round(sum(missed) / n, 2),
-        "requests_per_s": round((requests_after - requests_before) / elapsed, 1),
-        "rss_mb": round(rss / 1024, 1),
+        "requests_per_s": round((after[1] - before[1]) / elapsed, 1),
+        "rss_mb": round(rss_kb / 1024, 1),
+    }
+
+
+def _measure(n: int) -> dict[str, Any]:
+    emu = _Emulator()
+    try:
+        keys = [_funded(emu.server.engine) for _ in range(n)]
+        [figures] = _guarded([(emu.server.base_url, keys, lambda: len(emu.server.request_log))], WARM_S)
+    finally:
+        emu.stop()
+    return figures
+
+
+def _sharded() -> dict[str, Any]:
+    emulators = [_ShardEmulator(PER_SHARD) for _ in range(SHARDS)]
+    try:
+        # four instances start at once on a small machine: a longer warm-up before the window
+        instances = _guarded([(e.base_url, e.keys, e.requests) for e in emulators], 2 * WARM_S)
+    finally:
+        for e in emulators:
+            e.stop()
+    return {
+        "instances": SHARDS,
+        "accounts": SHARDS * PER_SHARD,
+        "accounts_missing_more_than_one_cycle": sum(
+            i["accounts_missing_more_than_one_cycle"] for i in instances
+        ),
+        "requests_per_s": round(sum(i["requests_per_s"] for i in instances), 1),
+        "per_instance": instances,
     }
 
 
@@ -152,6 +235,7 @@ def run() -> dict[str, Any]:
             "ratio": round(ten / floor_mb, 2),
         },
         "accounts_per_process": by_size,
+        "sharded": _sharded(),
     }
 
 

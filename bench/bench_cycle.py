@@ -7,6 +7,12 @@ For books of 1, 10 and 50 positions on the emulator (Binance USDⓈ-M dialect, i
 The floor replays exactly the requests the guard's cycle made (from the emulator's request log),
 HMAC-signed by hand, on a fresh identical account: the reads together (as the reader sends them),
 then the orders with the executor's concurrency. `cycle_floor_ratio` = guard / floor (medians).
+
+On loopback the emulator answers in well under a millisecond, so the ratio there is the guard's
+own CPU (ccxt's request building, signing and parsing, the risk math, the journal) against a bare
+client's. `rtt_25ms` runs the same with every answer 25 ms late (the emulator's latency fault, for
+guard and floor alike), the order of a round trip from a server near the venue: the ratio a
+trader's cycle actually has.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from guardbot.store import Journal
 
 SIZES = (1, 10, 50)
 REPEATS = 5
+RTT_S = 0.025
 START_MS = 1_760_097_600_000
 
 
@@ -150,16 +157,18 @@ async def _floor(http: aiohttp.ClientSession, base: str, acct: SimAccount, log: 
     return time.perf_counter() - started
 
 
-async def _size(n: int, tmp: Path) -> dict[str, Any]:
+async def _size(n: int, tmp: Path, rtt_s: float = 0.0, repeats: int = REPEATS) -> dict[str, Any]:
     server = SimServer(SimExchange(seed=1, start_ms=START_MS))
     base = await server.start()
     symbols = _markets(server.engine, n)
     guard_orders, floor_orders, guard_steady, floor_steady = [], [], [], []
     try:
         async with aiohttp.ClientSession() as http:
-            for i in range(REPEATS):
+            for i in range(repeats):
                 acct, twin = _book(server.engine, symbols), _book(server.engine, symbols)
-                guard, session, journal = await _guard(server, acct, tmp / f"j-{n}-{i}.db")
+                guard, session, journal = await _guard(server, acct, tmp / f"j-{n}-{i}-{rtt_s}.db")
+                if rtt_s:  # every answer from now on (guard's and floor's) `rtt_s` late
+                    server.inject_fault("latency", count=10**9, seconds=rtt_s)
                 server.clear_log()
                 t0 = time.perf_counter()
                 outcome = await guard.cycle()
@@ -173,6 +182,7 @@ async def _size(n: int, tmp: Path) -> dict[str, Any]:
                     await guard.cycle()
                     guard_steady.append(time.perf_counter() - t0)
                     floor_steady.append(await _floor(http, base, acct, list(server.request_log)))
+                server.clear_faults()
                 await session.close()
                 await journal.close()
     finally:
@@ -193,8 +203,14 @@ async def _size(n: int, tmp: Path) -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
+    out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as d:
-        return {f"positions_{n}": asyncio.run(_size(n, Path(d))) for n in SIZES}
+        for n in SIZES:
+            out[f"positions_{n}"] = asyncio.run(_size(n, Path(d)))
+            out[f"positions_{n}"][f"rtt_{RTT_S * 1000:.0f}ms"] = asyncio.run(
+                _size(n, Path(d), RTT_S, repeats=3)
+            )
+    return out
 
 
 if __name__ == "__main__":

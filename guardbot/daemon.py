@@ -34,6 +34,7 @@ from guardbot.daemon_jobs import digest_text, heartbeat_text, refresh_correlatio
 from guardbot.errors import ConfigError, UserError
 from guardbot.exchange.session import AccountSession, open_account
 from guardbot.guard import GuardLimits
+from guardbot.guard.state import pending_confirmation
 from guardbot.intents.desk import EntryDesk
 from guardbot.logs import cycle_context, dump_tasks
 from guardbot.notify import Alert, ConsoleNotifier, Notifier
@@ -110,12 +111,19 @@ class Daemon:
             await self._cycle(g)
 
     async def _cycle(self, guard: AccountGuard) -> None:
-        started = time.monotonic()
+        need = guard.limits.confirm_readings
         try:
-            outcome = await guard.cycle()
-            self.ops.cycle_done(guard, outcome, time.monotonic() - started)
-            with cycle_context(guard.name, outcome.ts):
-                log.info(outcome.log_line())
+            # A level seen fewer times than `confirm_readings` is confirmed now, back to back (each
+            # reading a fresh snapshot, so one bad reply still trips nothing), not an interval
+            # later: a shock is acted on about half an interval plus two round trips after it.
+            for _ in range(need):
+                started = time.monotonic()
+                outcome = await guard.cycle()
+                self.ops.cycle_done(guard, outcome, time.monotonic() - started)
+                with cycle_context(guard.name, outcome.ts):
+                    log.info(outcome.log_line())
+                if self.stop_event.is_set() or not pending_confirmation(outcome.state.consecutive, need):
+                    break
         except asyncio.CancelledError:
             # only at exit, after the bounded wait for running cycles; the saved state and the
             # journal's open actions let the next start pick up where this one stopped

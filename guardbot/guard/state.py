@@ -28,6 +28,13 @@ STATE_VERSION = 1
 LOCK_LEVELS = ("halt", "reduce", "flatten")
 
 
+def pending_confirmation(consecutive: Mapping[str, int], need: int) -> bool:
+    """Has the guard seen a level beyond fewer times in a row than it needs to act
+    (`confirm_readings`)? The confirming readings are then taken at once, back to back (each a
+    fresh snapshot), not an interval later: by the scheduled cycle and by a streamed trigger."""
+    return any(0 < n < need for n in consecutive.values())
+
+
 @dataclass(frozen=True)
 class GuardState:
     trading_state: TradingState = TradingState.ACTIVE

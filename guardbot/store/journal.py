@@ -2,7 +2,8 @@
 
 sqlite3 connections are bound to the thread that made them, and SQLite allows one writer at a time,
 so `Journal` owns its connection inside a one-thread executor: every call is queued there in order,
-the event loop never blocks on disk, and there is exactly one writer in the process. Each operation
+the event loop never blocks on disk, and there is exactly one writer in the process. The loop's
+calls queued while the thread is busy share one transaction (group_commit.py). Each operation
 exists twice: `await journal.record_snapshot(...)` for the daemon's loop and
 `journal.record_snapshot_sync(...)` for scripts and the CLI (never call a *_sync method from inside
 the event loop: it would block it).
@@ -25,6 +26,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 from sqlite_utils import Database
 
 from guardbot.store import intents, queries, requests, snapshots, writes
+from guardbot.store.group_commit import GroupCommit
 from guardbot.store.journal_snapshots import SnapshotOps
 from guardbot.store.sampling import DEFAULT_POLICY, SamplingPolicy
 from guardbot.store.schema import JournalError, connect_reader, connect_writer
@@ -58,7 +60,7 @@ class _AsyncOp(Generic[P, T]):
         fn = self._fn
 
         async def call(*args: P.args, **kwargs: P.kwargs) -> T:
-            return await asyncio.wrap_future(obj._submit(fn, *args, **kwargs))
+            return await obj._queue(fn, *args, **kwargs)  # type: ignore[no-any-return]
 
         return _named(call, fn)
 
@@ -135,6 +137,7 @@ class Journal(SnapshotOps):
         self._executor = executor
         self._db = db
         self._closed = False
+        self._group = GroupCommit(executor, db)
         self.sampling = sampling  # which snapshots are kept, and how history is thinned (sampling.py)
 
     @staticmethod
@@ -165,9 +168,18 @@ class Journal(SnapshotOps):
         return cls(p, executor, db, sampling)
 
     def _submit(self, fn: Op[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """Run `fn` on the writer thread on its own (its own transactions, if it takes any)."""
         if self._closed:
             raise JournalError(f"journal {self.path} is closed")
+        self._group.close_batch()
         return self._executor.submit(fn, self._db, *args, **kwargs)
+
+    def _queue(self, fn: Op[P, T], /, *args: P.args, **kwargs: P.kwargs) -> asyncio.Future[Any]:
+        """Run `fn` on the writer thread together with the other calls queued meanwhile, in one
+        transaction (group_commit.py)."""
+        if self._closed:
+            raise JournalError(f"journal {self.path} is closed")
+        return self._group.call(fn, *args, **kwargs)
 
     @property
     def closed(self) -> bool:

@@ -36,6 +36,12 @@ def _insert_sql(name: str, row: Mapping[str, Any]) -> str:
     return f"INSERT INTO {name} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
 
 
+def _update(db: Database, name: str, row_id: int, changes: Mapping[str, Any]) -> None:
+    # A plain prepared UPDATE: Table.update reads the table's columns on every call (3x slower).
+    sets = ", ".join(f"{column} = ?" for column in changes)
+    db.execute(f"UPDATE {name} SET {sets} WHERE id = ?", [*changes.values(), row_id])
+
+
 def _insert(db: Database, name: str, row: Mapping[str, Any]) -> int:
     cur = db.execute(_insert_sql(name, row), list(row.values()))
     if cur.lastrowid is None:  # pragma: no cover - every journal table has a rowid
@@ -191,7 +197,7 @@ def update_action(
             changes["reply"] = reply_str
         if order_state is not None:
             changes["order_state"] = codec.choice(OrderState, "order_state", order_state).value
-        _table(db, "actions").update(current.id, changes)
+        _update(db, "actions", current.id, changes)
         updated = queries.action_by_client_id(db, client_order_id)
     assert updated is not None
     return updated

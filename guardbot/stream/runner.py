@@ -23,6 +23,7 @@ from typing import Any
 
 from guardbot.config.stream import StreamConfig
 from guardbot.cycle import AccountGuard, CycleOutcome
+from guardbot.guard.state import pending_confirmation
 from guardbot.notify.base import Alert, Level
 from guardbot.stream.trigger import (
     CALM,
@@ -33,7 +34,6 @@ from guardbot.stream.trigger import (
     crossing,
     health_step,
     order_needs_look,
-    pending_confirmation,
     point_at_marks,
     positions_changed,
     risk_point,

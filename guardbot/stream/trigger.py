@@ -102,12 +102,6 @@ def crossing(armed: Zone, point: RiskPoint, levels: TriggerLevels) -> tuple[Zone
     return now, reason
 
 
-def pending_confirmation(consecutive: Mapping[str, int], need: int) -> bool:
-    """Has the guard seen a level beyond fewer times in a row than it needs to act
-    (`confirm_readings`)? A streamed trigger then reads again at once rather than at the next poll."""
-    return any(0 < n < need for n in consecutive.values())
-
-
 # ---- stream health ----------------------------------------------------------------------------
 
 

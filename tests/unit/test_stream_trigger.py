@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from guardbot.config import GuardConfig, RiskConfig, Settings
 from guardbot.domain import AccountSnapshot
 from guardbot.guard import GuardLimits
+from guardbot.guard.state import pending_confirmation
 from guardbot.risk.account import measure_account
 from guardbot.sim import SimExchange
 from guardbot.stream.trigger import (
@@ -24,7 +25,6 @@ from guardbot.stream.trigger import (
     crossing,
     health_step,
     order_needs_look,
-    pending_confirmation,
     point_at_marks,
     positions_changed,
     risk_point,

@@ -45,13 +45,25 @@ def leverage(s: AccountSnapshot) -> float:
     return gross / eq if eq > 0 else (0.0 if gross == 0 else math.inf)
 
 
-def _pct_of_equity(value: float, s: AccountSnapshot) -> float:
-    eq = equity_of(s)
+def _pct(value: float, eq: float) -> float:
     return value / eq * 100.0 if eq > 0 else (0.0 if value == 0 else math.inf)
+
+
+def _pct_of_equity(value: float, s: AccountSnapshot) -> float:
+    return _pct(value, equity_of(s))
 
 
 def symbol_pct(symbol: str) -> Metric:
     return lambda s: _pct_of_equity(math.fsum(p.notional for p in s.positions if p.symbol == symbol), s)
+
+
+def symbol_pcts(s: AccountSnapshot) -> dict[str, float]:
+    """`symbol_pct` of every symbol held, in one pass over the book (not one pass per symbol)."""
+    notionals: dict[str, list[float]] = {}
+    for p in s.positions:
+        notionals.setdefault(p.symbol, []).append(p.notional)
+    eq = equity_of(s)
+    return {symbol: _pct(math.fsum(n), eq) for symbol, n in notionals.items()}
 
 
 def _corr(correlations: Mapping[tuple[str, str], float], a: str, b: str) -> float | None:
@@ -173,10 +185,10 @@ def _check_leverage(w: Work) -> None:
         _enforce(w, RULE_LEVERAGE, leverage, lim.leverage_hard, _largest(w, lambda s: True), reason, since)
 
 
-def _check_symbol(w: Work, symbol: str) -> None:
+def _check_symbol(w: Work, symbol: str, value: float) -> None:
+    """`value`: `symbol_pct(symbol)` of the snapshot, computed for all symbols in one pass."""
     cap = w.limits.max_symbol_notional_pct
     metric = symbol_pct(symbol)
-    value = metric(w.snapshot)
     key = f"symbol_cap|{symbol}"
     w.reading(key, f"{short(symbol)} notional {value:.0f}% of equity")
     if w.level(key, [("reduce", value > cap)]) is None:
@@ -261,8 +273,8 @@ def check(w: Work) -> None:
     if all(w.is_dust(p) for p in w.snapshot.positions):
         return
     _check_leverage(w)
-    for symbol in w.snapshot.symbols():
-        _check_symbol(w, symbol)
+    for symbol, value in symbol_pcts(w.snapshot).items():
+        _check_symbol(w, symbol, value)
     if w.correlations:
         for signs in clusters(w.snapshot.symbols(), w.correlations, w.limits.cluster_threshold):
             _check_cluster(w, signs)
