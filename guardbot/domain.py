@@ -46,6 +46,9 @@ class TradingState(StrEnum):
 
 
 EXCHANGES = ("binanceusdm", "aster", "bybit", "hyperliquid")
+# Venues whose minimum order value binds reduce-only orders too ("Order must have minimum value of
+# $10"); Binance, Aster and Bybit exempt them ("MIN_NOTIONAL ... except reduceOnly").
+REDUCE_MIN_NOTIONAL_VENUES = ("hyperliquid",)
 
 # guardbot's own client order ids: "gb-..." on Binance/Aster/Bybit; on Hyperliquid, whose cloid
 # must be 128-bit hex, "0x6762..." ("gb" in hex). The guard uses this to tell its orders from the
@@ -89,6 +92,9 @@ class Market:
     min_notional: float = 0.0
     price_tick: float = 0.0
     contract_size: float = 1.0
+    # the least value an order that only reduces a position must have: 0 where the venue exempts
+    # reducing orders from its minimum (Binance, Aster, Bybit); Hyperliquid's $10 applies to all
+    reduce_min_notional: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from guardbot.domain import (
+    REDUCE_MIN_NOTIONAL_VENUES,
     AccountSnapshot,
     Fees,
     MarginMode,
@@ -80,6 +81,16 @@ class MarketModel(_Model):
     min_notional: NonNegative = 0.0
     price_tick: NonNegative = 0.0
     contract_size: Positive = 1.0
+    # absent (older files): the venue's fact, min_notional where it binds reducing orders too
+    reduce_min_notional: NonNegative | None = None
+
+    def to_domain(self, symbol: str, exchange: str) -> Market:
+        fields = self.model_dump()
+        if self.reduce_min_notional is None:
+            fields["reduce_min_notional"] = (
+                self.min_notional if exchange in REDUCE_MIN_NOTIONAL_VENUES else 0.0
+            )
+        return Market(symbol=symbol, **fields)
 
 
 class OrderModel(_Model):
@@ -179,7 +190,7 @@ class SnapshotModel(_Model):
                 )
                 for s, ts in self.tiers.items()
             },
-            markets={s: Market(symbol=s, **m.model_dump()) for s, m in self.markets.items()},
+            markets={s: m.to_domain(s, self.exchange) for s, m in self.markets.items()},
             mark_prices=dict(self.mark_prices),
             fees=Fees(self.fees.taker, self.fees.maker),
             margin_mode=MarginMode(self.margin_mode),
@@ -280,6 +291,7 @@ def snapshot_to_dict(s: AccountSnapshot) -> dict[str, Any]:
                 "min_notional": m.min_notional,
                 "price_tick": m.price_tick,
                 "contract_size": m.contract_size,
+                "reduce_min_notional": m.reduce_min_notional,
             }
             for sym, m in s.markets.items()
         },

@@ -112,7 +112,9 @@ class TiersCache:
             return
         mode = int(client.precisionMode)
         self.markets = {
-            s: market_from_ccxt(m, mode) for s, m in markets.items() if m.get("contract") and m.get("linear")
+            s: market_from_ccxt(m, mode, str(client.id))
+            for s, m in markets.items()
+            if m.get("contract") and m.get("linear")
         }
         self._markets_source = id(markets)
 

@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from guardbot.domain import MarginMode, Market, Order, Position, Side, Tier
+from guardbot.domain import REDUCE_MIN_NOTIONAL_VENUES, MarginMode, Market, Order, Position, Side, Tier
 from guardbot.risk.margin import continuous_deductions
 
 # ccxt precision modes (ccxt.base.decimal_to_precision): 2 = DECIMAL_PLACES, 4 = TICK_SIZE.
@@ -44,7 +44,14 @@ def _step(precision: object, precision_mode: int) -> float:
     return 10.0 ** (-x) if precision_mode == DECIMAL_PLACES else x
 
 
-def market_from_ccxt(m: Mapping[str, Any], precision_mode: int) -> Market:
+def reduce_min_notional(exchange: str, m: Mapping[str, Any]) -> float:
+    """The minimum value of a reduce-only order on `exchange` (0: reducing orders are exempt)."""
+    if exchange not in REDUCE_MIN_NOTIONAL_VENUES:
+        return 0.0
+    return num(((m.get("limits") or {}).get("cost") or {}).get("min")) or 0.0
+
+
+def market_from_ccxt(m: Mapping[str, Any], precision_mode: int, exchange: str = "") -> Market:
     precision = m.get("precision") or {}
     limits = m.get("limits") or {}
     return Market(
@@ -54,6 +61,7 @@ def market_from_ccxt(m: Mapping[str, Any], precision_mode: int) -> Market:
         min_notional=num((limits.get("cost") or {}).get("min")) or 0.0,
         price_tick=_step(precision.get("price"), precision_mode),
         contract_size=num(m.get("contractSize")) or 1.0,
+        reduce_min_notional=reduce_min_notional(exchange, m),
     )
 
 

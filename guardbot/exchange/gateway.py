@@ -168,8 +168,10 @@ class OrderGateway(OrderSender):
         try:
             await self.client.load_markets()
             # Reduce-only orders are exempt from the minimum notional on Binance: only the lot
-            # minimum applies.
+            # minimum applies. Hyperliquid's minimum value binds them too.
             rounded = self._checked_amount(symbol, amount)
+            known = await self._reduce_price(symbol)
+            self._check_reduce_value(symbol, side, rounded, known)
         except Refused as exc:
             return await self._finish(replace(base, status="rejected", reason=str(exc)))
         except ccxt.BaseError as exc:
@@ -178,7 +180,7 @@ class OrderGateway(OrderSender):
         params = {"clientOrderId": cid, **self._position_params(pside, reduce_only=True)}
 
         async def send() -> Mapping[str, Any]:
-            price = await self._market_price(symbol, None)
+            price = await self._market_price(symbol, known)
             reply: Mapping[str, Any] = await self.client.create_order(
                 symbol, "market", side, rounded, price, params
             )

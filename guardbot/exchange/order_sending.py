@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import ccxt.async_support as ccxt
 
 from guardbot.domain import PositionMode, Side
-from guardbot.exchange.convert import num
+from guardbot.exchange.convert import num, reduce_min_notional
 from guardbot.exchange.errors import ErrorClass, classify, describe, is_ambiguous
 from guardbot.exchange.ids import client_order_id
 from guardbot.exchange.lookup import find_by_client_id
@@ -40,6 +40,7 @@ BINANCE_STYLE = ("binanceusdm", "aster")
 # Venues whose market orders are limit orders at a slippage cap: ccxt needs a reference price for
 # every market and market-trigger order (Hyperliquid: an Ioc limit at price x (1 ± 5 %)).
 PRICED_MARKET_ORDERS = ("hyperliquid",)
+DEFAULT_SLIPPAGE = 0.05  # ccxt's Hyperliquid default (options["defaultSlippage"])
 
 
 class OrderSender:
@@ -116,6 +117,31 @@ class OrderSender:
     def _min_notional(self, symbol: str) -> float:
         limits = self._market(symbol).get("limits") or {}
         return num((limits.get("cost") or {}).get("min")) or 0.0
+
+    async def _reduce_price(self, symbol: str) -> float | None:
+        """Where reducing orders have a minimum value (Hyperliquid), the mark read now, to refuse a
+        cut worth less here rather than have the venue refuse it; None elsewhere, or when the read
+        fails (the send reads it again, under its retries)."""
+        if not reduce_min_notional(str(self.client.id), self._market(symbol)):
+            return None
+        try:
+            return await self._market_price(symbol, None)
+        except ccxt.BaseError:
+            return None
+
+    def _check_reduce_value(self, symbol: str, side: str, amount: float, price: float | None) -> None:
+        """Refuse a reducing order worth less than the venue's minimum for one. The venue values a
+        market order at its slippage cap (ccxt: price × (1 ± slippage)), so that is the price used."""
+        least = reduce_min_notional(str(self.client.id), self._market(symbol))
+        if price is None or not least:
+            return
+        slippage = num((self.client.options or {}).get("defaultSlippage")) or DEFAULT_SLIPPAGE
+        capped = price * (1 + slippage if side == "buy" else 1 - slippage)
+        if amount * capped < least:
+            raise Refused(
+                f"a reducing order of {amount:g} {symbol} is worth {amount * capped:.2f} at {capped:g}, "
+                f"below the venue's minimum order value {least:g} (reduce-only orders included)"
+            )
 
     def _hedged(self) -> bool:
         return self.position_mode is PositionMode.HEDGE

@@ -16,7 +16,7 @@ from guardbot.guard.cashflow import FlowOutcome
 from guardbot.guard.decisions import Decision, DecisionKind, Level
 from guardbot.guard.limits import GuardLimits
 from guardbot.guard.state import GuardState
-from guardbot.guard.whatif import apply_cut, fee_rate
+from guardbot.guard.whatif import apply_cut, fee_rate, sendable_cut
 from guardbot.risk.account import AccountFigures, PositionFigures
 from guardbot.risk.margin import MarginModel
 
@@ -181,7 +181,11 @@ class Work:
             # the rule's policy only lets it alert (or place stops): the book is left as it is
             self.withhold(rule, f"cut {p.symbol.split('/')[0]} {p.side.value} {contracts:.10g}")
             return None
-        contracts = min(contracts, current.contracts)
+        # an order the venue refuses for its value (Hyperliquid: $10, reducing ones too) would be
+        # rejected every cycle: a cut is raised to it, and a position worth less gets none
+        contracts = sendable_cut(self.working, current, min(contracts, current.contracts))
+        if contracts <= 0:
+            return None
         closes = contracts >= current.contracts * (1 - 1e-9)
         # the position's size at decision time is part of the episode: a retry of the same cut
         # keeps its client order id, a further cut after a fill gets a new one

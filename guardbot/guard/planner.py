@@ -17,7 +17,14 @@ from guardbot.domain import AccountSnapshot, MarginMode, Position, Side
 from guardbot.guard.decisions import pct, short
 from guardbot.guard.protection import has_stop
 from guardbot.guard.symbol_cuts import LegCut, apply_symbol_cut, legs_of, smallest_symbol_cut
-from guardbot.guard.whatif import apply_cut, cross_margin_ratio, fee_rate, find_position, lot_step
+from guardbot.guard.whatif import (
+    apply_cut,
+    cross_margin_ratio,
+    fee_rate,
+    find_position,
+    lot_step,
+    sendable_cut,
+)
 from guardbot.risk.account import measure_account
 from guardbot.risk.margin import MarginModel, model_for
 from guardbot.risk.precision import round_down
@@ -193,6 +200,10 @@ def plan_reduction(
         assert original is not None
         # one leg may be cut in both phases: the sum, on the lot grid, never past the position
         contracts = min(original.contracts, round_down(contracts, lot_step(snapshot, original)))
+        # the rounding must not take a cut back under the venue's minimum value for reducing orders
+        contracts = sendable_cut(snapshot, original, contracts)
+        if contracts <= 0:
+            continue
         closes = contracts >= original.contracts * (1 - _EPS)
         plan.append(
             Cut(symbol, side, contracts, contracts / original.contracts, why_of[(symbol, side)], closes)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from guardbot.domain import AccountSnapshot, Position, Side
-from guardbot.guard.whatif import apply_cut, lot_step
+from guardbot.guard.whatif import apply_cut, lot_step, min_reduce_contracts
 from guardbot.risk.precision import round_down
 
 _VIRTUAL_STEPS = 10_000  # lot grid used when a market has no known amount step
@@ -110,6 +110,9 @@ def smallest_symbol_cut(
 
     When even the most allowed cut does not reach the goal, that cut is returned with
     reached=False. The goals used here (ratio, distance, notional) improve with every unit.
+    Each leg's cut is one the venue accepts: at least its minimum amount and, where reducing
+    orders have a minimum value (Hyperliquid), worth that much, with more units than the goal
+    needs if need be; none when the whole leg is worth less.
     """
     legs = legs_of(snapshot, symbol)
     top = legs.excess_steps if net_only else legs.units
@@ -120,28 +123,43 @@ def smallest_symbol_cut(
         return ok(apply_symbol_cut(snapshot, symbol, cut_of(legs, k), fee))
 
     if good(start):
-        return cut_of(legs, start), True
-    if not good(top):
-        return cut_of(legs, top), False
-    lo, hi = start, top  # invariant: good(hi), not good(lo)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if good(mid):
-            hi = mid
-        else:
-            lo = mid
-    return _at_least_minimum(snapshot, legs, cut_of(legs, hi), hi, top), True
+        k, reached = start, True
+    elif not good(top):
+        k, reached = top, False
+    else:
+        lo, k = start, top  # invariant: good(k), not good(lo)
+        while k - lo > 1:
+            mid = (lo + k) // 2
+            if good(mid):
+                k = mid
+            else:
+                lo = mid
+        reached = True
+    cuts = _at_least_minimum(snapshot, legs, k, top)
+    if k > 0 and not cuts:
+        reached = ok(snapshot)  # no order the venue accepts cuts this symbol
+    return cuts, reached
 
 
-def _at_least_minimum(
-    snapshot: AccountSnapshot, legs: SymbolLegs, cuts: list[LegCut], k: int, top: int
-) -> list[LegCut]:
-    """The exchange refuses orders below its minimum amount: take more units until every leg's cut
-    reaches it (never past `top`)."""
-    market = snapshot.markets.get(legs.symbol)
-    if market is None or market.min_amount <= 0:
+def _at_least_minimum(snapshot: AccountSnapshot, legs: SymbolLegs, k: int, top: int) -> list[LegCut]:
+    """The exchange refuses orders below its minimum amount, and some (Hyperliquid) reducing ones
+    below its minimum value: take more units until every leg's cut reaches both (never past
+    `top`). A leg that cannot reach the minimum value even at `top` gets no order: the venue would
+    refuse it every cycle (its net leg: the symbol gets none, or the hedge would be cut alone)."""
+    cuts = cut_of(legs, k)
+    if not cuts:
         return cuts
-    while k < top and any(c < market.min_amount - _EPS * market.min_amount for _, c in cuts):
+    market = snapshot.markets.get(legs.symbol)
+    min_amount = market.min_amount if market is not None else 0.0
+    least = {leg.side: min_reduce_contracts(snapshot, leg) for leg in (legs.net, legs.hedge) if leg}
+
+    def short_of(c: list[LegCut]) -> bool:
+        return any(n < min_amount * (1 - _EPS) or n < least[side] * (1 - _EPS) for side, n in c)
+
+    while k < top and short_of(cuts):
         k += 1
         cuts = cut_of(legs, k)
-    return cuts
+    kept = [(side, n) for side, n in cuts if n >= least[side] * (1 - _EPS)]
+    if legs.net is not None and all(side is not legs.net.side for side, _ in kept):
+        return []
+    return kept

@@ -13,8 +13,13 @@ from dataclasses import replace
 from guardbot.domain import AccountSnapshot, MarginMode, Position, Side
 from guardbot.risk.account import margin_ratio_of
 from guardbot.risk.margin import MarginModel, MissingTiersError, model_for
+from guardbot.risk.precision import round_up
 
 _EPS = 1e-9
+# A reducing order must be worth the venue's minimum at the price it is sent with: Hyperliquid's
+# market order is a limit at mark ∓ 5 % (ccxt's slippage cap), and the mark moves before it goes.
+# So a cut is sized to this much above the minimum at the snapshot's mark.
+REDUCE_MIN_HEADROOM = 1.06
 
 
 def fee_rate(snapshot: AccountSnapshot, taker_fee: float | None) -> float:
@@ -24,6 +29,27 @@ def fee_rate(snapshot: AccountSnapshot, taker_fee: float | None) -> float:
 def lot_step(snapshot: AccountSnapshot, position: Position) -> float:
     market = snapshot.markets.get(position.symbol)
     return market.amount_step if market is not None and market.amount_step > 0 else 0.0
+
+
+def min_reduce_contracts(snapshot: AccountSnapshot, position: Position) -> float:
+    """The fewest contracts (on the lot grid) an order reducing `position` may have because of the
+    venue's minimum order value; 0 where reducing orders are exempt from it (or no mark is known)."""
+    market = snapshot.markets.get(position.symbol)
+    unit_value = position.mark_price * position.contract_size
+    if market is None or market.reduce_min_notional <= 0 or not unit_value > 0:
+        return 0.0
+    need = market.reduce_min_notional * REDUCE_MIN_HEADROOM / unit_value
+    return round_up(need, lot_step(snapshot, position))
+
+
+def sendable_cut(snapshot: AccountSnapshot, position: Position, contracts: float) -> float:
+    """`contracts`, raised to the venue's minimum order value for a reducing order; 0 when even the
+    whole position is worth less (the venue refuses any order for it: Hyperliquid names no
+    exemption for a full close)."""
+    least = min_reduce_contracts(snapshot, position)
+    if contracts >= least:
+        return contracts
+    return least if least <= position.contracts * (1 + _EPS) else 0.0
 
 
 def apply_cut(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 _NOISE = Decimal("1e-9")
 
@@ -21,6 +21,16 @@ def round_down(quantity: float, step: float) -> float:
         return quantity
     s = Decimal(repr(step))
     units = (Decimal(repr(quantity)) / s + _NOISE).to_integral_value(rounding=ROUND_FLOOR)
+    return float(max(Decimal(0), units * s))
+
+
+def round_up(quantity: float, step: float) -> float:
+    """Smallest multiple of `step` that is >= quantity (the same billionth of tolerance: 0.3 with
+    step 0.1 stays 0.3). For a minimum the venue imposes, never for a guard's own sizing."""
+    if step <= 0:
+        return quantity
+    s = Decimal(repr(step))
+    units = (Decimal(repr(quantity)) / s - _NOISE).to_integral_value(rounding=ROUND_CEILING)
     return float(max(Decimal(0), units * s))
 
 

@@ -60,13 +60,14 @@ class SimMarket:
     def max_leverage(self) -> int:
         return int(self.tiers[0].max_leverage)
 
-    def to_domain(self) -> Market:
+    def to_domain(self, *, min_notional_when_reducing: bool = False) -> Market:
         return Market(
             symbol=self.symbol,
             amount_step=self.step,
             min_amount=float(self.min_qty),
             min_notional=float(self.min_notional),
             price_tick=self.tick,
+            reduce_min_notional=float(self.min_notional) if min_notional_when_reducing else 0.0,
         )
 
 

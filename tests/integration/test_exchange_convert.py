@@ -72,6 +72,13 @@ def test_market_steps_in_both_precision_modes() -> None:
     assert (market.amount_step, market.price_tick, market.min_notional) == (0.001, 0.1, 100.0)
 
 
+def test_only_hyperliquid_holds_reducing_orders_to_its_minimum_value() -> None:
+    m = {"symbol": "XRP/USDC:USDC", "precision": {"amount": 0.1}, "limits": {"cost": {"min": 10}}}
+    assert market_from_ccxt(m, TICK_SIZE, "hyperliquid").reduce_min_notional == 10.0
+    for exchange in ("binanceusdm", "aster", "bybit"):  # "MIN_NOTIONAL ... except reduceOnly"
+        assert market_from_ccxt(m, TICK_SIZE, exchange).reduce_min_notional == 0.0
+
+
 def test_leverage_from_initial_margin_when_the_row_has_none() -> None:
     row = {
         "leverage": None,

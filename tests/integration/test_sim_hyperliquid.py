@@ -158,11 +158,12 @@ async def test_deposits_and_withdrawals_are_read_with_their_direction(
     assert [(f.amount, f.kind) for f in flows] == [(500.0, "deposit"), (-200.0, "withdraw")]
 
 
-async def test_a_cut_worth_less_than_ten_dollars_is_refused_as_hyperliquid_refuses_it(
+async def test_a_cut_worth_less_than_ten_dollars_is_refused_before_it_is_sent(
     sim: SimServer, sim_account: SimAccount
 ) -> None:
     """Hyperliquid's "Order must have minimum value of $10" names no exemption for reduce-only orders
-    (Binance's MIN_NOTIONAL exempts them): a $6 cut is refused, final, not retried."""
+    (Binance's MIN_NOTIONAL exempts them), and values a market order at its slippage cap: a $6 cut
+    is refused by the gateway with one line and never sent; a $12.8 one goes through."""
     sim.engine.open_position(sim_account.api_key, "DOGEUSDT", "long", 100, leverage=10)  # $32
     client = client_for(sim, sim_account)
     try:
@@ -171,7 +172,11 @@ async def test_a_cut_worth_less_than_ten_dollars_is_refused_as_hyperliquid_refus
         large = await gw.reduce("DOGE/USDC:USDC", "long", 40, rule="margin_reduce", episode=2)
     finally:
         await client.close()
-    assert small.status == "rejected" and small.attempts == 1
-    assert "Order must have minimum value of $10" in small.reason
-    assert large.status == "confirmed"  # $12.8: enough
+    assert small.status == "rejected" and small.attempts == 0
+    assert small.reason == (
+        "a reducing order of 20 DOGE/USDC:USDC is worth 6.08 at 0.304, below the venue's minimum "
+        "order value 10 (reduce-only orders included)"
+    )
+    assert large.status == "confirmed"  # $12.8 at the mark, $12.16 at its 5 % cap: enough
+    assert [o["s"] for o in orders_sent(sim)] == ["40"]  # the small one never reached the venue
     assert sim_account.positions[("DOGEUSDT", "BOTH")].qty == pytest.approx(60)

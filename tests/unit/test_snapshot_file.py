@@ -66,6 +66,18 @@ def test_round_trip_keeps_every_documented_key() -> None:
     }
 
 
+def test_a_reducing_orders_minimum_round_trips_and_defaults_to_the_venues() -> None:
+    data = example()
+    symbol = next(iter(data["markets"]))
+    data["markets"][symbol]["min_notional"] = 10.0
+    assert parse_snapshot(data).markets[symbol].reduce_min_notional == 0.0  # Binance exempts them
+    # an older Hyperliquid file (no such key): its minimum binds reducing orders too
+    assert parse_snapshot({**data, "exchange": "hyperliquid"}).markets[symbol].reduce_min_notional == 10.0
+    data["markets"][symbol]["reduce_min_notional"] = 5.0
+    again = parse_snapshot(snapshot_to_dict(parse_snapshot(data)))
+    assert again.markets[symbol].reduce_min_notional == 5.0
+
+
 def _problems(data: Any) -> list[str]:
     with pytest.raises(SnapshotFileError) as exc:
         parse_snapshot(data, "snap.json")

@@ -68,7 +68,10 @@ class Views(EngineBase):
             wallet_balance=acct.wallet,
             positions=positions,
             tiers={m.symbol: m.tiers for m in self.markets.values()},
-            markets={m.symbol: m.to_domain() for m in self.markets.values()},
+            markets={
+                m.symbol: m.to_domain(min_notional_when_reducing=self.profile.min_notional_when_reducing)
+                for m in self.markets.values()
+            },
             mark_prices={self.markets[s].symbol: p for s, p in self.marks.items()},
             fees=self.fees,
             margin_mode=MarginMode.ISOLATED if modes == {MarginMode.ISOLATED} else MarginMode.CROSS,
