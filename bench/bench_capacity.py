@@ -96,6 +96,12 @@ def _funded(engine: SimExchange) -> tuple[str, str]:
     return acct.api_key, acct.secret
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU time the process has used (/proc/<pid>/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -162,23 +168,32 @@ def _guarded(shards: list[Shard], warm_s: float) -> list[dict[str, Any]]:
         try:
             time.sleep(warm_s)
             before = [(_cycles(db, len(s[1])), s[2]()) for s, (_, db) in zip(shards, started, strict=True)]
+            cpu_before = [_cpu_s(proc.pid) for proc, _ in started]
             t0 = time.monotonic()
             time.sleep(WINDOW_S)
             after = [(_cycles(db, len(s[1])), s[2]()) for s, (_, db) in zip(shards, started, strict=True)]
             elapsed = time.monotonic() - t0
+            cpu = [_cpu_s(proc.pid) - c for (proc, _), c in zip(started, cpu_before, strict=True)]
             rss = [_rss_kb(proc.pid) for proc, _ in started]
         finally:
             for proc, _ in started:
                 _stop(proc)
     return [
-        _figures(len(s[1]), b, a, elapsed, kb) for s, b, a, kb in zip(shards, before, after, rss, strict=True)
+        _figures(len(s[1]), b, a, elapsed, kb, c)
+        for s, b, a, kb, c in zip(shards, before, after, rss, cpu, strict=True)
     ]
 
 
 def _figures(
-    n: int, before: tuple[list[int], int], after: tuple[list[int], int], elapsed: float, rss_kb: int
+    n: int,
+    before: tuple[list[int], int],
+    after: tuple[list[int], int],
+    elapsed: float,
+    rss_kb: int,
+    cpu_s: float,
 ) -> dict[str, Any]:
     got = [b - a for a, b in zip(before[0], after[0], strict=True)]
+    done = max(1, sum(got))
     expected = elapsed / INTERVAL_S
     missed = [max(0.0, expected - g) / expected * 100 for g in got]
     return {
@@ -188,10 +203,13 @@ def _figures(
         "cycles_expected_per_account": round(expected, 2),
         "cycles_min_per_account": min(got),
         # one cycle of slack: the window's edges can cut one
-        "accounts_missing_more_than_one_cycle": sum(1 for g in got if g < expected - 1),
+        "accounts_missing_more_than_one_cycle": sum(1 for g in got if g < int(expected) - 1),
         "missed_pct_mean": round(sum(missed) / n, 2),
         "requests_per_s": round((after[1] - before[1]) / elapsed, 1),
         "rss_mb": round(rss_kb / 1024, 1),
+        # the daemon's own CPU (the emulator's is not counted): what sizes a deployment
+        "cpu_ms_per_cycle": round(cpu_s * 1000 / done, 2),
+        "cpu_cores_used": round(cpu_s / elapsed, 2),
     }
 
 
@@ -220,6 +238,7 @@ def _sharded() -> dict[str, Any]:
             i["accounts_missing_more_than_one_cycle"] for i in instances
         ),
         "requests_per_s": round(sum(i["requests_per_s"] for i in instances), 1),
+        "cpu_cores_used": round(sum(i["cpu_cores_used"] for i in instances), 2),
         "per_instance": instances,
     }
 

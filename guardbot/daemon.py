@@ -32,7 +32,7 @@ from guardbot.config import Settings
 from guardbot.cycle import AccountGuard
 from guardbot.daemon_jobs import digest_text, heartbeat_text, refresh_correlation
 from guardbot.errors import ConfigError, UserError
-from guardbot.exchange.session import AccountSession, open_account
+from guardbot.exchange.session import AccountSession, open_accounts
 from guardbot.guard import GuardLimits
 from guardbot.guard.state import pending_confirmation
 from guardbot.intents.desk import EntryDesk
@@ -234,8 +234,7 @@ class Daemon:
         stack.push_async_callback(journal.close)
         if s.metrics.enabled:  # first: a taken port stops the start before any exchange is read
             await stack.enter_async_context(self.ops.serving(s.metrics))
-        for account in s.accounts:
-            self.sessions[account.name] = await stack.enter_async_context(open_account(account.name, s))
+        self.sessions = await stack.enter_async_context(open_accounts(s))
         await self._preflight()
         if s.telegram.enabled:  # alerts and commands on Telegram, in this loop, until shutdown
             from guardbot.notify.telegram import telegram_bot
