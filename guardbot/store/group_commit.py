@@ -5,7 +5,7 @@ A cycle that sends 50 orders makes about 150 small journal calls (the revision l
 pending row before each request, the outcome after it) from up to `ORDER_CONCURRENCY` orders at
 once. One thread hop and one commit each cost more than the SQL itself; queued calls now share
 both. Nothing about durability changes: a call's future resolves only after the COMMIT that holds
-its write, so a pending row is still on disk before its request is sent.
+its write, so a pending row is still committed before its request is sent.
 
 Each call runs in its own savepoint: one that raises leaves no trace and does not disturb the
 others. If the COMMIT itself fails, every call of the batch gets that error (none was written).

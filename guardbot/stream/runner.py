@@ -39,6 +39,7 @@ from guardbot.stream.trigger import (
     risk_point,
     zone,
 )
+from guardbot.stream.venue_marks import watch_marks
 
 log = logging.getLogger("guardbot.stream")
 SUPERVISE_S = 0.5
@@ -148,12 +149,10 @@ class StreamGuard:
             await asyncio.sleep(SUPERVISE_S)
             return
         self._watching = symbols
-        tickers = await self.client.watch_mark_prices(list(symbols))
+        marks = await watch_marks(self.client, symbols)
         self.last_mark_ms = self.clock()
-        for symbol, ticker in tickers.items():
-            mark = ticker.get("markPrice") if isinstance(ticker, dict) else None
-            if mark:
-                self.on_marks({symbol: float(mark)})
+        if marks:
+            self.on_marks(marks)
 
     async def _watch_orders(self) -> None:
         orders = await self.client.watch_orders()

@@ -52,3 +52,15 @@ def test_pip_is_never_silenced(tmp_path: Path) -> None:
         for install in installs(plan(target, tmp_path)):
             words = install.split()
             assert "--quiet" not in words and "-q" not in words, install
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_chaos_and_bench_create_the_venv_they_run_in(tmp_path: Path) -> None:
+    # `make chaos` runs pytest: it needs the dev tools, not only a venv that may not exist yet
+    chaos = plan("chaos", tmp_path)
+    assert any(line.endswith("-m venv .venv") for line in chaos)
+    assert [line.split(" -e ")[1] for line in installs(chaos)] == [".", "'.[dev]'"]
+    assert chaos[-1].endswith(".venv/bin/pytest -q tests/chaos")
+    bench = plan("bench", tmp_path)
+    assert [line.split(" -e ")[1] for line in installs(bench)] == ["."]
+    assert bench[-1] == ".venv/bin/python -m bench.run"
