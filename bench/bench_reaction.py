@@ -7,10 +7,13 @@ drops 15 % (liquidation 6.7 % away, under `liquidation_reduce_pct` 7.5 %). The p
 the guard's reduce-only cut; its time is when the emulator accepted it (request log). Default
 guard settings, so a level needs `confirm_readings = 2` readings in both modes.
 
-- `polling_5s`: streaming off, `interval_s = 5`, the shock at a random phase of the schedule.
+- `polling_5s`: streaming off, `interval_s = 5`, the shock at phases spread evenly over the
+  schedule; the target is half an interval (the average wait for the next poll) plus two round trips (the two
+  readings a level needs, taken back to back). `polling_after_poll`: of the same trials, the first
+  request of the poll after the shock -> the order on the book (the readings and the order).
 - `streaming`: streaming on; the emulator pushes marks at Binance's documented cadence
-  (`<symbol>@markPrice@1s`: once a second), the shock at a random phase of it. End to end, this
-  includes waiting for the exchange's next push (up to 1 s, ~0.5 s on average).
+  (`<symbol>@markPrice@1s`: once a second), the shock at phases spread evenly over it. End to
+  end, this includes waiting for the exchange's next push (up to 1 s, ~0.5 s on average).
 - `streaming_guard`: of the same trials, the push that carried the shocked mark -> the order on the
   book: guardbot's own share, what the <= 100 ms loopback target is about.
 """
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import statistics
 import sys
 import tempfile
@@ -33,7 +35,7 @@ from guardbot.notify.base import Alert, Delivery
 from guardbot.sim import SimExchange, SimServer
 from guardbot.sim.book import OrderRequest
 
-POLL_TRIALS = 7
+POLL_TRIALS = 15
 STREAM_TRIALS = 15
 INTERVAL_S = 5.0
 WAIT_S = 30.0
@@ -78,8 +80,10 @@ async def _until(condition: Any, what: str) -> None:
         await asyncio.sleep(0.002)
 
 
-async def _trial(server: SimServer, workdir: Path, i: int, streaming: bool) -> tuple[float, float | None]:
-    """One shock; (shock -> order, push -> order or None) in seconds."""
+async def _trial(
+    server: SimServer, workdir: Path, i: int, streaming: bool, phase: float
+) -> tuple[float, float | None]:
+    """One shock; (shock -> order, the push or the poll that saw it -> order, or None) in seconds."""
     engine = server.engine
     engine.set_mark("BTCUSDT", 95_000)
     acct = engine.create_account(2_000)
@@ -100,7 +104,7 @@ async def _trial(server: SimServer, workdir: Path, i: int, streaming: bool) -> t
             await _until(lambda: daemon.streams is not None and daemon.streams.streams, "streams")
             stream = daemon.streams.streams[name] if daemon.streams else None
             await _until(lambda: stream is not None and stream.last_mark_ms is not None, "a mark")
-        await asyncio.sleep(random.uniform(0, 1.0 if streaming else INTERVAL_S))  # a random phase
+        await asyncio.sleep(phase)  # after the first cycle (polling) or a mark (streaming)
         shocked = time.time()
         engine.shock("BTCUSDT", -15)
 
@@ -119,13 +123,18 @@ async def _trial(server: SimServer, workdir: Path, i: int, streaming: bool) -> t
         await _until(lambda: cut() is not None, "the protective order")
         placed = cut()
         assert placed is not None
-        push = None
         if streaming and server.streams is not None:
-            push = next((t for t, _ in server.streams.sent_marks if t >= shocked), None)
-        return placed - shocked, (placed - push if push is not None else None)
+            start = next((t for t, _ in server.streams.sent_marks if t >= shocked), None)
+        else:  # the poll's first request after the shock
+            start = min(r.ts for r in server.request_log if r.api_key == acct.api_key and r.ts >= shocked)
+        return placed - shocked, (placed - start if start is not None else None)
     finally:
         daemon.stop_event.set()
         await asyncio.wait_for(run, WAIT_S)
+
+
+def _phase(i: int, n: int, span_s: float) -> float:
+    return (i + 0.5) / n * span_s
 
 
 def _stats(xs: list[float]) -> dict[str, Any]:
@@ -135,14 +144,19 @@ def _stats(xs: list[float]) -> dict[str, Any]:
 
 
 async def _run() -> dict[str, Any]:
-    random.seed(7)
     server = SimServer(SimExchange(seed=1))
     await server.start()
     try:
         with tempfile.TemporaryDirectory() as d:
             work = Path(d)
-            polled = [(await _trial(server, work, i, False))[0] for i in range(POLL_TRIALS)]
-            streamed = [await _trial(server, work, 100 + i, True) for i in range(STREAM_TRIALS)]
+            # the shock's phase in the schedule (or the push cadence), spread evenly over it: the
+            # median wait is half of it by design, not by the luck of a few random draws
+            polled = []
+            for i in range(POLL_TRIALS):
+                polled.append(await _trial(server, work, i, False, _phase(i, POLL_TRIALS, INTERVAL_S)))
+            streamed = []
+            for i in range(STREAM_TRIALS):
+                streamed.append(await _trial(server, work, 100 + i, True, _phase(i, STREAM_TRIALS, 1.0)))
     finally:
         await server.stop()
     guard_share = [g for _, g in streamed if g is not None]
@@ -152,7 +166,8 @@ async def _run() -> dict[str, Any]:
         file=sys.stderr,
     )
     return {
-        "polling_5s": _stats(polled),
+        "polling_5s": {**_stats([e for e, _ in polled]), "target_ms": INTERVAL_S / 2 * 1000},
+        "polling_after_poll": _stats([g for _, g in polled if g is not None]),
         "streaming": {**_stats([e for e, _ in streamed]), "mark_push_every_ms": 1000},
         "streaming_guard": {**_stats(guard_share), "target_ms": 100},
     }
