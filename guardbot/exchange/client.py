@@ -71,6 +71,16 @@ def _rewrite_base_url(client: ccxt.Exchange, base_url: str) -> None:
     elif client.id in ("bybit", "hyperliquid"):
         for key in list(api):
             api[key] = base if key in ("public", "private") else DEAD_URL
+        if client.id == "bybit" and client.has.get("ws"):
+            # ccxt.pro: the linear public stream and the private stream from the same host; the
+            # streams the emulator lacks (spot, inverse, option, order entry) go to a dead port
+            ws, dead = "ws" + base.removeprefix("http"), "ws" + DEAD_URL.removeprefix("http")
+            public = {kind: dead for kind in ("spot", "inverse", "option")}
+            private = {"spot": {"unified": dead, "nonUnified": dead}, "usdc": dead, "trade": dead}
+            api["ws"] = {
+                "public": {**public, "linear": ws + "/v5/public/linear"},
+                "private": {**private, "contract": ws + "/v5/private"},
+            }
 
 
 def _supports_demo(client: ccxt.Exchange) -> bool:

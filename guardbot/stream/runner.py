@@ -39,12 +39,14 @@ from guardbot.stream.trigger import (
     risk_point,
     zone,
 )
-from guardbot.stream.venue_marks import watch_marks
+from guardbot.stream.venue_marks import marks_alive, watch_marks
 
 log = logging.getLogger("guardbot.stream")
 SUPERVISE_S = 0.5
 STOP_WAIT_S = 30.0  # a streamed cycle in flight at shutdown gets this long to finish
-STALE_MARKS_S = 10.0  # no mark for this long on a subscribed stream (Binance: every 1 s) = down
+# no mark for this long on a subscribed stream that pushes on a timer (Binance: every 1 s) = down;
+# a stream that pushes on change only (Bybit) is judged by its pongs instead (venue_marks.py)
+STALE_MARKS_S = 10.0
 
 
 def now_ms() -> int:
@@ -75,6 +77,7 @@ class StreamGuard:
         self.triggers: list[tuple[int, str]] = []  # (ms, reason) of every streamed evaluation
         self._armed_at: int | None = None  # ts of the cycle the armed zone comes from
         self._watching: tuple[str, ...] = ()
+        self._marks_watch: asyncio.Future[dict[str, float]] | None = None  # the pending mark watch
         self._pending: str | None = None
         self._runner: asyncio.Task[None] | None = None
         self._evaluate_soon = False
@@ -106,6 +109,8 @@ class StreamGuard:
         self._stopping = True
         for task in self._tasks:
             task.cancel()
+        if self._marks_watch is not None:
+            self._marks_watch.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -144,12 +149,23 @@ class StreamGuard:
 
     async def _watch_marks(self) -> None:
         symbols = self._held()
+        if symbols != self._watching and self._marks_watch is not None:
+            self._marks_watch.cancel()  # ccxt replaces a cancelled watch future on the next watch
+            self._marks_watch = None
         if not symbols:  # nothing held, nothing to measure: look again after the next cycle
             self._watching = ()
             await asyncio.sleep(SUPERVISE_S)
             return
         self._watching = symbols
-        marks = await watch_marks(self.client, symbols)
+        if self._marks_watch is None:
+            self._marks_watch = asyncio.ensure_future(watch_marks(self.client, symbols))
+        # bounded wait: a stream that pushes on change only (Bybit) may stay silent for long, and
+        # a symbol held meanwhile must join the watch without waiting for a push
+        done, _ = await asyncio.wait({self._marks_watch}, timeout=SUPERVISE_S)
+        if not done:
+            return
+        watch, self._marks_watch = self._marks_watch, None
+        marks = watch.result()  # a dropped line raises here, and _forever reconnects
         self.last_mark_ms = self.clock()
         if marks:
             self.on_marks(marks)
@@ -247,13 +263,12 @@ class StreamGuard:
 
     def streams_up(self) -> bool:
         clients = list(getattr(self.client, "clients", {}).values())
-        private = [c for c in clients if "/private/" in c.url]
+        private = [c for c in clients if "/private" in c.url]  # Binance .../private/ws, Bybit /v5/private
         user_up = bool(private) and not any(c.closed() for c in private)
         if not self._watching:
             return user_up
-        fresh = self.last_mark_ms is not None and self.clock() - self.last_mark_ms < STALE_MARKS_S * 1000
-        market = [c for c in clients if "/private/" not in c.url]
-        return user_up and fresh and bool(market) and not all(c.closed() for c in market)
+        market = [c for c in clients if "/private" not in c.url]
+        return user_up and marks_alive(self.client, market, self.last_mark_ms, self.clock(), STALE_MARKS_S)
 
     async def _supervise(self) -> None:
         bound = int(self.config.fallback_after_s * 1000)

@@ -1,9 +1,10 @@
 """Streaming mode for real: the Daemon with `[accounts.stream] enabled = true`, the real ccxt.pro
-client over loopback websockets to guardbot.sim's Binance streams, the REST client for the
-cycles, and the SQLite journal. Nothing of ccxt is patched.
+client over loopback websockets to guardbot.sim's streams (Binance USDⓈ-M and Bybit v5, every test
+on both), the REST client for the cycles, and the SQLite journal. Nothing of ccxt is patched.
 
-The emulator pushes marks every 100 ms here (`mark_interval_ms`; Binance's own cadence is 1 s) so
-the waits stay short; bench/bench_reaction.py measures at Binance's cadence. Waits are bounded;
+The emulator pushes marks every 100 ms here (`mark_interval_ms`; Binance's own cadence is 1 s,
+Bybit's 100 ms when the ticker changed) so the waits stay short; bench/bench_reaction.py measures
+at Binance's cadence. Waits are bounded;
 the one timing assertion (a protective order long before the next poll) is the feature itself:
 polling every 30 s could not have produced the order within the second it is given.
 """
@@ -17,23 +18,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from venue_spec import SPECS, Sent
 
 from guardbot.config import load_settings
+from guardbot.config.stream import STREAMING_EXCHANGES as STREAM_VENUES
 from guardbot.cycle import AccountGuard, CycleOutcome
 from guardbot.daemon import Daemon
 from guardbot.sim import SimAccount, SimExchange, SimServer
 from guardbot.sim.book import OrderRequest
 from guardbot.store import JournalError, JournalReader
+from guardbot.stream import runner
 
 from .conftest import START_MS, RecordingNotifier
 
 WAIT_S = 20.0
-ORDER = "/fapi/v1/order"
+pytestmark = pytest.mark.parametrize("exchange", STREAM_VENUES, indirect=True)
 
 
 @pytest.fixture
-async def binance() -> AsyncIterator[SimServer]:
-    server = SimServer(SimExchange(seed=1, start_ms=START_MS, exchange="binanceusdm"))
+async def server(exchange: str) -> AsyncIterator[SimServer]:
+    server = SimServer(SimExchange(seed=1, start_ms=START_MS, exchange=exchange))
     await server.start()
     assert server.streams is not None
     server.streams.mark_interval_ms = 100
@@ -44,14 +48,20 @@ async def binance() -> AsyncIterator[SimServer]:
 
 
 def _config(
-    tmp_path: Path, base_url: str, *, interval_s: float, fallback_after_s: float = 30.0, grace_s: int = 3600
+    tmp_path: Path,
+    exchange: str,
+    base_url: str,
+    *,
+    interval_s: float,
+    fallback_after_s: float = 30.0,
+    grace_s: int = 3600,
 ) -> Path:
     path = tmp_path / "guardbot.toml"
     path.write_text(
         f"""
 [[accounts]]
 name = "main"
-exchange = "binanceusdm"
+exchange = "{exchange}"
 base_url = "{base_url}"
 dry_run = false
 api_key_env = "MAIN_API_KEY"
@@ -118,7 +128,9 @@ def _daemon(
     tmp_path: Path, server: SimServer, acct: SimAccount, notifier: RecordingNotifier, **kw: Any
 ) -> Daemon:
     env = {"MAIN_API_KEY": acct.api_key, "MAIN_API_SECRET": acct.secret}
-    return Daemon(load_settings(_config(tmp_path, server.base_url, **kw), environ=env), notifier)
+    return Daemon(
+        load_settings(_config(tmp_path, server.engine.exchange, server.base_url, **kw), environ=env), notifier
+    )
 
 
 def _snapshots(db: Path) -> int:
@@ -129,20 +141,17 @@ def _snapshots(db: Path) -> int:
         return 0
 
 
-def _reductions(server: SimServer) -> list[dict[str, Any]]:
-    return [
-        r.params
-        for r in server.mutating_requests()
-        if r.method == "POST" and r.path == ORDER and r.params.get("reduceOnly") == "true" and r.status == 200
-    ]
+def _reductions(server: SimServer) -> list[Sent]:
+    """The reduce-only plain orders the exchange received (the venue's own paths and words)."""
+    return [o for o in SPECS[server.engine.exchange].orders(server) if o.reduce_only]
 
 
 async def test_a_price_shock_gets_a_protective_order_from_the_stream_long_before_the_next_poll(
-    binance: SimServer, tmp_path: Path
+    server: SimServer, tmp_path: Path
 ) -> None:
-    acct = _long_btc(binance)
+    acct = _long_btc(server)
     notifier = RecordingNotifier()
-    async with Running(_daemon(tmp_path, binance, acct, notifier, interval_s=30.0)) as daemon:
+    async with Running(_daemon(tmp_path, server, acct, notifier, interval_s=30.0)) as daemon:
         guard = daemon.guard("main")
         stream = daemon.streams.streams["main"] if daemon.streams else None
         assert stream is not None
@@ -153,46 +162,46 @@ async def test_a_price_shock_gets_a_protective_order_from_the_stream_long_before
         # the next poll is 30 s later: the shock comes between the two
         await _until(lambda: _snapshots(tmp_path / "journal.sqlite") >= 2, "the first poll")
         polled = guard.last.ts if guard.last else 0
-        assert _reductions(binance) == []
+        assert _reductions(server) == []
 
         shocked = time.monotonic()
-        binance.engine.shock("BTCUSDT", -15)  # 80,750: liquidation 6.7 % away, under reduce 7.5 %
-        await _until(lambda: bool(_reductions(binance)), "the protective cut", wait_s=1.0)
+        server.engine.shock("BTCUSDT", -15)  # 80,750: liquidation 6.7 % away, under reduce 7.5 %
+        await _until(lambda: bool(_reductions(server)), "the protective cut", wait_s=1.0)
         reaction = time.monotonic() - shocked
 
-        cut = _reductions(binance)[0]
-        assert cut["side"] == "SELL" and float(cut["quantity"]) < 0.1
+        cut = _reductions(server)[0]
+        assert cut.side == "SELL" and cut.qty is not None and cut.qty < 0.1
         # the crossing ran the cycle; the cut's own ACCOUNT_UPDATE may ask for one more look after it
         assert any("liquidation" in reason for _, reason in stream.triggers), stream.triggers
         assert reaction < 1.0  # the next poll is ~30 s away
         # the cut was decided on the exchange's own book, read after the shock
         assert guard.last is not None and guard.last.ts > polled
-        position = binance.engine.accounts[acct.api_key].positions[("BTCUSDT", "BOTH")]
+        position = server.engine.accounts[acct.api_key].positions[("BTCUSDT", "BOTH")]
         assert position.amount < 0.1
 
 
 async def test_streams_dying_fall_back_to_polling_with_one_alert_and_recover_with_one(
-    binance: SimServer, tmp_path: Path
+    server: SimServer, tmp_path: Path
 ) -> None:
-    assert binance.streams is not None
-    acct = _long_btc(binance)
+    assert server.streams is not None
+    acct = _long_btc(server)
     notifier = RecordingNotifier()
-    daemon = _daemon(tmp_path, binance, acct, notifier, interval_s=0.2, fallback_after_s=1.0)
+    daemon = _daemon(tmp_path, server, acct, notifier, interval_s=0.2, fallback_after_s=1.0)
     async with Running(daemon):
         guard = daemon.guard("main")
         assert daemon.streams is not None
         stream = daemon.streams.streams["main"]
         await _until(lambda: stream.streams_up(), "streams up")
 
-        binance.streams.refuse = True
-        await binance.streams.kill()
+        server.streams.refuse = True
+        await server.streams.kill()
         await _until(lambda: bool(notifier.of("stream|fallback")), "the fallback alert")
         seen = guard.last.ts if guard.last else 0
         await asyncio.sleep(1.5)  # still down: no second alert, and polling goes on
         assert len(notifier.of("stream|fallback")) == 1
         assert guard.last is not None and guard.last.ts > seen and guard.last.ok
 
-        binance.streams.refuse = False
+        server.streams.refuse = False
         await _until(lambda: bool(notifier.of("stream|recovered")), "the recovery alert")
         await asyncio.sleep(0.5)
         assert len(notifier.of("stream|recovered")) == 1
@@ -201,9 +210,9 @@ async def test_streams_dying_fall_back_to_polling_with_one_alert_and_recover_wit
 
 
 async def test_streamed_and_polled_cycles_never_overlap(
-    binance: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    acct = _long_btc(binance)
+    acct = _long_btc(server)
     running = {"now": 0, "most": 0, "cycles": 0}
     inner = AccountGuard._cycle
 
@@ -218,15 +227,15 @@ async def test_streamed_and_polled_cycles_never_overlap(
             running["cycles"] += 1
 
     monkeypatch.setattr(AccountGuard, "_cycle", counted)  # guardbot's own method, to observe it
-    async with Running(_daemon(tmp_path, binance, acct, RecordingNotifier(), interval_s=0.5)) as daemon:
+    async with Running(_daemon(tmp_path, server, acct, RecordingNotifier(), interval_s=0.5)) as daemon:
         assert daemon.streams is not None
         stream = daemon.streams.streams["main"]
         await _until(lambda: stream.last_mark_ms is not None, "marks")
         for _ in range(6):  # in and out of the warning zone, and direct requests in between
-            binance.engine.shock("BTCUSDT", -8)
+            server.engine.shock("BTCUSDT", -8)
             await asyncio.sleep(0.2)
             stream.request("test: a user-data event")
-            binance.engine.shock("BTCUSDT", 8 / 0.92)
+            server.engine.shock("BTCUSDT", 8 / 0.92)
             await asyncio.sleep(0.2)
             stream.request("test: a user-data event")
         # streamed cycles ran (whether a crossing or a poll saw each move first is the race this
@@ -237,23 +246,51 @@ async def test_streamed_and_polled_cycles_never_overlap(
 
 
 async def test_a_stop_cancelled_by_hand_is_replaced_from_the_user_data_stream(
-    binance: SimServer, tmp_path: Path
+    server: SimServer, tmp_path: Path
 ) -> None:
-    acct = binance.engine.create_account(2_000)
-    binance.engine.open_position(acct.api_key, "BTCUSDT", "long", 0.1, leverage=20)  # no stop
-    daemon = _daemon(tmp_path, binance, acct, RecordingNotifier(), interval_s=30.0, grace_s=0)
+    acct = server.engine.create_account(2_000)
+    server.engine.open_position(acct.api_key, "BTCUSDT", "long", 0.1, leverage=20)  # no stop
+    daemon = _daemon(tmp_path, server, acct, RecordingNotifier(), interval_s=30.0, grace_s=0)
     async with Running(daemon):
         assert daemon.streams is not None
         stream = daemon.streams.streams["main"]
-        book = binance.engine.accounts[acct.api_key]
+        book = server.engine.accounts[acct.api_key]
         await _until(lambda: len(book.open_algo_orders()) == 1, "the guard's stop")
         await _until(lambda: _snapshots(tmp_path / "journal.sqlite") >= 2, "the first poll")
         await asyncio.sleep(0.3)
         stop = book.open_algo_orders()[0]
 
-        binance.engine.cancel_algo_order(acct.api_key, stop.algo_id, None)  # by hand, on the venue
+        server.engine.cancel_algo_order(acct.api_key, stop.algo_id, None)  # by hand, on the venue
         cancelled = time.monotonic()
         await _until(lambda: len(book.open_algo_orders()) == 1, "a new stop", wait_s=1.0)
         assert time.monotonic() - cancelled < 1.0  # the next poll is ~30 s away
         assert any("left the book" in reason for _, reason in stream.triggers), stream.triggers
         assert book.open_algo_orders()[0].trigger_price == stop.trigger_price
+
+
+async def test_a_quiet_market_keeps_the_streams_up(
+    server: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Marks that do not move are not a dead stream. Binance pushes the mark on a timer, so its
+    marks keep coming; Bybit pushes a ticker only when it changed, so its line falls silent, and
+    its liveness is the connection answering pings, not the age of the last mark."""
+    assert server.streams is not None
+    monkeypatch.setattr(runner, "STALE_MARKS_S", 0.3)  # far shorter than the quiet spell below
+    acct = _long_btc(server)
+    notifier = RecordingNotifier()
+    daemon = _daemon(tmp_path, server, acct, notifier, interval_s=30.0, fallback_after_s=0.5)
+    async with Running(daemon):
+        assert daemon.streams is not None
+        stream = daemon.streams.streams["main"]
+        await _until(lambda: stream.last_mark_ms is not None and stream.streams_up(), "marks, streams up")
+        pushed, marked = len(server.streams.sent_marks), stream.last_mark_ms
+        await asyncio.sleep(2.0)  # no price moves: the emulator's marks move only when told
+        assert stream.streams_up()
+        assert notifier.of("stream|fallback") == []
+        if server.engine.exchange == "bybit":
+            assert len(server.streams.sent_marks) == pushed and stream.last_mark_ms == marked  # silent
+        else:
+            assert len(server.streams.sent_marks) > pushed  # the timer's pushes
+        # and the quiet line still carries the next move at once
+        server.engine.shock("BTCUSDT", -15)
+        await _until(lambda: bool(_reductions(server)), "the protective cut", wait_s=1.0)

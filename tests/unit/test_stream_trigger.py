@@ -147,8 +147,8 @@ def test_positions_changed_against_the_last_snapshot() -> None:
 
 
 def test_streaming_on_a_venue_without_streams_is_one_line() -> None:
-    with pytest.raises(ValidationError, match="streaming is available on binanceusdm only, not bybit"):
-        Settings(accounts=[{"name": "a", "exchange": "bybit", "stream": {"enabled": True}}])
+    with pytest.raises(ValidationError, match="streaming is available on binanceusdm, bybit only, not aster"):
+        Settings(accounts=[{"name": "a", "exchange": "aster", "stream": {"enabled": True}}])
 
 
 @given(st.lists(st.floats(min_value=60_000, max_value=130_000), min_size=2, max_size=8))

@@ -26,6 +26,7 @@ from guardbot.sim.venues import bybit_json as bj
 from guardbot.sim.venues import bybit_orders as orders
 from guardbot.sim.venues.bybit_codes import BybitError, bybit_error, envelope, fault_response, verify
 from guardbot.sim.venues.bybit_params import account, linear, opt_symbol, page, symbol, to_float, to_int
+from guardbot.sim.venues.bybit_ws import BybitStreams
 
 RISK_LIMIT_PAGE = 15  # symbols per risk-limit page, as Bybit pages category=linear
 DAY_MS = 86_400_000
@@ -92,6 +93,9 @@ class BybitVenue(Venue):
         parts = [f"{k}={result[k]}" for k in ("orderId", "orderLinkId") if result.get(k)]
         parts += [f"retCode={body.get('retCode')}", f"retMsg={body.get('retMsg')}"]
         return " ".join(parts)[:200]
+
+    def streams(self) -> BybitStreams:
+        return BybitStreams(self.engine)
 
     @staticmethod
     def recipe(base_url: str, api_key: str, secret: str) -> str:

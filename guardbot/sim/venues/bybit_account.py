@@ -132,11 +132,13 @@ def positions(
             }
         )
     if symbol is not None and not rows:
-        rows = [_flat(ex, acct, symbol, pside) for pside in (("LONG", "SHORT") if acct.hedge else ("BOTH",))]
+        rows = [
+            flat_row(ex, acct, symbol, pside) for pside in (("LONG", "SHORT") if acct.hedge else ("BOTH",))
+        ]
     return rows
 
 
-def _flat(ex: SimExchange, acct: SimAccount, symbol: str, position_side: str) -> dict[str, Any]:
+def flat_row(ex: SimExchange, acct: SimAccount, symbol: str, position_side: str) -> dict[str, Any]:
     """A symbol's row without a position: Bybit answers a query by symbol with it."""
     return {
         "positionIdx": position_idx(position_side),
