@@ -35,6 +35,7 @@ from guardbot.sim.venues.binance_codes import BinanceError
 from guardbot.sim.venues.binance_events import account_event, algo_event, order_event
 from guardbot.sim.venues.binance_json import FUNDING_INTERVAL_MS, FUNDING_RATE
 from guardbot.sim.venues.fmt import fmt
+from guardbot.sim.venues.stream_hub import StreamHub
 
 LISTEN_KEY_TTL_S = 3600.0
 PLAIN_CADENCE_MS = 3000  # <symbol>@markPrice
@@ -94,16 +95,12 @@ class _Seen:
     algos: dict[int, str]
 
 
-class BinanceStreams:
+class BinanceStreams(StreamHub[_Conn]):
     def __init__(self, engine: SimExchange, listen_keys: ListenKeys) -> None:
+        super().__init__()  # mark_interval_ms None: Binance's cadence per stream
         self.engine = engine
         self.listen_keys = listen_keys
-        self.mark_interval_ms: int | None = None  # None: Binance's cadence per stream
-        self.refuse = False  # answer new connections 503 (a test's outage)
-        self.conns: set[_Conn] = set()
-        self.sent_marks: list[tuple[float, dict[str, float]]] = []  # (wall s, marks) per push tick
         self._seen: dict[str, _Seen] = {}
-        self._timer: asyncio.Task[None] | None = None
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         for path in MARKET_PATHS:
@@ -113,17 +110,8 @@ class BinanceStreams:
 
     # ---- connections ----
 
-    async def _open(self, request: web.Request) -> web.WebSocketResponse | None:
-        if self.refuse:
-            return None
-        ws = web.WebSocketResponse(heartbeat=None)
-        await ws.prepare(request)
-        if self._timer is None or self._timer.done():
-            self._timer = asyncio.create_task(self._tick_forever())
-        return ws
-
     async def _market(self, request: web.Request) -> web.StreamResponse:
-        ws = await self._open(request)
+        ws = await self._accept(request)
         if ws is None:
             return web.Response(status=503, text="streams unavailable")
         conn = _Conn(ws)
@@ -141,7 +129,7 @@ class BinanceStreams:
         api_key = self.listen_keys.owner(listen_key)
         if api_key is None:
             return web.json_response({"code": -1125, "msg": "This listenKey does not exist."}, status=400)
-        ws = await self._open(request)
+        ws = await self._accept(request)
         if ws is None:
             return web.Response(status=503, text="streams unavailable")
         acct = self.engine.accounts[api_key]
@@ -181,21 +169,6 @@ class BinanceStreams:
         else:
             await conn.ws.send_json({"error": {"code": 1, "msg": f"Unknown method {method}"}, "id": rid})
 
-    async def kill(self) -> None:
-        """Close every stream connection at once (the server stays up)."""
-        for conn in list(self.conns):
-            with contextlib.suppress(Exception):
-                await conn.ws.close()
-        self.conns.clear()
-
-    async def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._timer
-            self._timer = None
-        await self.kill()
-
     # ---- the mark-price timer ----
 
     async def _tick_forever(self) -> None:
@@ -218,8 +191,7 @@ class BinanceStreams:
         if not due:
             return
         marks = dict(self.engine.marks)
-        self.sent_marks.append((time.time(), marks))
-        del self.sent_marks[:-1000]
+        self._pushed(marks)
         for conn, name in due:
             await _send(conn, self._mark_payload(name, marks))
 

@@ -32,6 +32,7 @@ from aiohttp import WSMsgType, web
 
 from guardbot.sim.engine import SimExchange
 from guardbot.sim.venues import bybit_ws_events as ev
+from guardbot.sim.venues.stream_hub import StreamHub
 
 TICKER_CADENCE_MS = 100  # Bybit: derivatives tickers, every 100 ms when changed
 PUBLIC_PATH = "/v5/public/linear"
@@ -54,17 +55,13 @@ class _Conn:
     marks: dict[str, str] = field(default_factory=dict)  # symbol -> mark last pushed on this line
 
 
-class BybitStreams:
+class BybitStreams(StreamHub[_Conn]):
     def __init__(self, engine: SimExchange) -> None:
+        super().__init__()  # mark_interval_ms None: Bybit's 100 ms
         self.engine = engine
-        self.mark_interval_ms: int | None = None  # None: Bybit's 100 ms
-        self.refuse = False  # answer new connections 503 (a test's outage)
         self.answer_pings = True
-        self.conns: set[_Conn] = set()
-        self.sent_marks: list[tuple[float, dict[str, float]]] = []  # (wall s, marks pushed) per tick
         self._seen: dict[str, ev.Seen] = {}
         self._cs = 0  # cross sequence of the ticker messages
-        self._timer: asyncio.Task[None] | None = None
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_get(PUBLIC_PATH, self._public)
@@ -79,12 +76,9 @@ class BybitStreams:
         return await self._serve(request, private=True)
 
     async def _serve(self, request: web.Request, *, private: bool) -> web.StreamResponse:
-        if self.refuse:
+        ws = await self._accept(request)
+        if ws is None:
             return web.Response(status=503, text="streams unavailable")
-        ws = web.WebSocketResponse(heartbeat=None)
-        await ws.prepare(request)
-        if self._timer is None or self._timer.done():
-            self._timer = asyncio.create_task(self._tick_forever())
         conn = _Conn(ws, private)
         self.conns.add(conn)
         try:
@@ -184,21 +178,6 @@ class BybitStreams:
         self._cs += 1
         return self._cs
 
-    async def kill(self) -> None:
-        """Close every stream connection at once (the server stays up)."""
-        for conn in list(self.conns):
-            with contextlib.suppress(Exception):
-                await conn.ws.close()
-        self.conns.clear()
-
-    async def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._timer
-            self._timer = None
-        await self.kill()
-
     # ---- the ticker timer ----
 
     async def _tick_forever(self) -> None:
@@ -221,8 +200,7 @@ class BybitStreams:
                 pushed[symbol] = self.engine.marks[symbol]
                 await _send(conn, ev.ticker_message(self.engine, symbol, "delta", self._next_cs()))
         if pushed:
-            self.sent_marks.append((time.time(), pushed))
-            del self.sent_marks[:-1000]
+            self._pushed(pushed)
 
     # ---- the private stream ----
 
