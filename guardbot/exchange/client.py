@@ -81,6 +81,9 @@ def _rewrite_base_url(client: ccxt.Exchange, base_url: str) -> None:
                 "public": {**public, "linear": ws + "/v5/public/linear"},
                 "private": {**private, "contract": ws + "/v5/private"},
             }
+        if client.id == "hyperliquid" and client.has.get("ws"):
+            # ccxt.pro: one websocket, /ws, for market and user data alike (as on Hyperliquid)
+            api["ws"] = {"public": "ws" + base.removeprefix("http") + "/ws"}
 
 
 def _supports_demo(client: ccxt.Exchange) -> bool:

@@ -39,7 +39,7 @@ from guardbot.stream.trigger import (
     risk_point,
     zone,
 )
-from guardbot.stream.venue_marks import marks_alive, watch_marks
+from guardbot.stream.venue_marks import marks_alive, split_connections, user_alive, watch_marks
 
 log = logging.getLogger("guardbot.stream")
 SUPERVISE_S = 0.5
@@ -172,7 +172,12 @@ class StreamGuard:
 
     async def _watch_orders(self) -> None:
         orders = await self.client.watch_orders()
-        looks = [o for o in orders if order_needs_look(o)]
+        last = self.guard.last
+        # a venue whose order stream omits reduce-only and trigger (Hyperliquid's WsBasicOrder):
+        # the last snapshot's own reducing stops, by id
+        held = last.snapshot.open_orders if last is not None and last.snapshot is not None else ()
+        stops = frozenset(o.id for o in held if o.is_stop and (o.reduce_only or o.close_position))
+        looks = [o for o in orders if order_needs_look(o, stops)]
         if looks:
             o = looks[0]
             self.request(f"a reducing {o.get('symbol')} stop left the book ({o.get('status')})")
@@ -262,12 +267,10 @@ class StreamGuard:
     # ---- health ----
 
     def streams_up(self) -> bool:
-        clients = list(getattr(self.client, "clients", {}).values())
-        private = [c for c in clients if "/private" in c.url]  # Binance .../private/ws, Bybit /v5/private
-        user_up = bool(private) and not any(c.closed() for c in private)
+        user, market = split_connections(self.client)
+        user_up = user_alive(self.client, user)
         if not self._watching:
             return user_up
-        market = [c for c in clients if "/private" not in c.url]
         return user_up and marks_alive(self.client, market, self.last_mark_ms, self.clock(), STALE_MARKS_S)
 
     async def _supervise(self) -> None:

@@ -15,7 +15,7 @@ what that cycle read, so the next crossing after it triggers again.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -135,11 +135,15 @@ def backoff_s(failures: int, cap_s: float, first_s: float = 0.25) -> float:
 LEFT_THE_BOOK = ("canceled", "expired", "rejected")
 
 
-def order_needs_look(order: Mapping[str, Any]) -> bool:
+def order_needs_look(order: Mapping[str, Any], known_stops: Collection[str] = ()) -> bool:
     """A ccxt order from the user-data stream that changes what protects a position: a reducing
-    conditional order that left the book without filling (cancelled by hand, expired, rejected)."""
+    conditional order that left the book without filling (cancelled by hand, expired, rejected).
+    `known_stops`: ids of the reducing stops the last snapshot held (for streams whose orders do
+    not say reduce-only or trigger)."""
     if order.get("status") not in LEFT_THE_BOOK:
         return False
+    if str(order.get("id")) in known_stops:
+        return True
     info = order.get("info") or {}
     reducing = (
         bool(order.get("reduceOnly")) or info.get("cp") in (True, "true") or info.get("R") in (True, "true")

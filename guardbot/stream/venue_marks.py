@@ -7,18 +7,26 @@ Liveness differs too. Binance pushes the mark on a timer (every second), so a ma
 for `stale_s` is dead. Bybit pushes a ticker only when something in it changed: a quiet market is
 silent for as long as it stays quiet, and silence proves nothing. There the line is alive while
 its connection is open and answers ccxt's pings (ccxt's own rule: a pong within two keep-alive
-periods), whether or not a mark arrived lately.
+periods), whether or not a mark arrived lately. Hyperliquid is judged like Bybit: it pushes an
+asset context (`activeAssetCtx`, which carries `markPx`) as the context updates and documents no
+timer, so a still context may send nothing for as long as it stays still.
+
+Hyperliquid also carries the user data (`orderUpdates`, `clearinghouseState`) on that same one
+connection: there, the user streams are up while an open connection that answers pings carries
+both user subscriptions, not when some separate private connection is open.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from guardbot.exchange.convert import num
 
-PUSH_ON_CHANGE = frozenset({"bybit"})  # venues whose mark stream is silent while the mark is still
+PUSH_ON_CHANGE = frozenset({"bybit", "hyperliquid"})  # mark streams silent while the mark is still
+SHARED_LINE = frozenset({"hyperliquid"})  # venues whose user data rides the market connection
 
 
 async def watch_marks(client: Any, symbols: Sequence[str]) -> dict[str, float]:
@@ -30,7 +38,43 @@ async def watch_marks(client: Any, symbols: Sequence[str]) -> dict[str, float]:
         # one ticker per push (ccxt's newUpdates); a delta is merged into the last snapshot
         tickers = await client.watch_tickers(list(symbols))
         return _marks(tickers, lambda t: t.get("markPrice") or (t.get("info") or {}).get("markPrice"))
+    if client.id == "hyperliquid":
+        # one activeAssetCtx subscription per symbol (watch_tickers would read allMids: mid
+        # prices, not marks); whichever contexts arrive first are this batch
+        watches = [asyncio.ensure_future(client.watch_ticker(s)) for s in symbols]
+        try:
+            done, _ = await asyncio.wait(watches, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in watches:
+                if not w.done():
+                    w.cancel()
+        arrived = [w.result() for w in done]  # a dropped line raises here
+        return _marks({t["symbol"]: t for t in arrived}, lambda t: (t.get("info") or {}).get("markPx"))
     raise ValueError(f"no mark-price stream for {client.id}")
+
+
+def split_connections(client: Any) -> tuple[list[Any], list[Any]]:
+    """The client's websocket connections: (user data, market data). On a shared line (Hyperliquid)
+    the same connections are both."""
+    clients = list(getattr(client, "clients", {}).values())
+    if client.id in SHARED_LINE:
+        return clients, clients
+    # Binance .../private/ws, Bybit /v5/private
+    return [c for c in clients if "/private" in c.url], [c for c in clients if "/private" not in c.url]
+
+
+def user_alive(client: Any, user: Sequence[Any]) -> bool:
+    """Are the user-data streams up? `user`: the connections that carry them (split_connections)."""
+    if client.id not in SHARED_LINE:
+        return bool(user) and not any(c.closed() for c in user)
+    # ccxt records each subscription it sent on its connection, and a connection that closes
+    # leaves the client with its record: both user subscriptions on an open, answering line
+    address = str(getattr(client, "walletAddress", "") or "").lower()
+    need = {f"subscribe:orderUpdates::{address}", "clearinghouseState"}
+    wall = time.time() * 1000
+    return any(
+        not c.closed() and need <= set(getattr(c, "subscriptions", {})) and _pong_fresh(c, wall) for c in user
+    )
 
 
 def marks_alive(

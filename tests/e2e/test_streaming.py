@@ -1,10 +1,11 @@
 """Streaming mode for real: the Daemon with `[accounts.stream] enabled = true`, the real ccxt.pro
-client over loopback websockets to guardbot.sim's streams (Binance USDⓈ-M and Bybit v5, every test
-on both), the REST client for the cycles, and the SQLite journal. Nothing of ccxt is patched.
+client over loopback websockets to guardbot.sim's streams (Binance USDⓈ-M, Bybit v5 and
+Hyperliquid, every test on each), the REST client for the cycles, and the SQLite journal. Nothing
+of ccxt is patched.
 
 The emulator pushes marks every 100 ms here (`mark_interval_ms`; Binance's own cadence is 1 s,
-Bybit's 100 ms when the ticker changed) so the waits stay short; bench/bench_reaction.py measures
-at Binance's cadence. Waits are bounded;
+Bybit's 100 ms when the ticker changed, Hyperliquid's as the context changes) so the waits stay
+short; bench/bench_reaction.py measures at Binance's cadence. Waits are bounded;
 the one timing assertion (a protective order long before the next poll) is the feature itself:
 polling every 30 s could not have produced the order within the second it is given.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from venue_accounts import credential_config
 from venue_spec import SPECS, Sent
 
 from guardbot.config import load_settings
@@ -28,6 +30,7 @@ from guardbot.sim import SimAccount, SimExchange, SimServer
 from guardbot.sim.book import OrderRequest
 from guardbot.store import JournalError, JournalReader
 from guardbot.stream import runner
+from guardbot.stream.venue_marks import PUSH_ON_CHANGE
 
 from .conftest import START_MS, RecordingNotifier
 
@@ -51,6 +54,7 @@ def _config(
     tmp_path: Path,
     exchange: str,
     base_url: str,
+    credentials: str,
     *,
     interval_s: float,
     fallback_after_s: float = 30.0,
@@ -64,9 +68,7 @@ name = "main"
 exchange = "{exchange}"
 base_url = "{base_url}"
 dry_run = false
-api_key_env = "MAIN_API_KEY"
-api_secret_env = "MAIN_API_SECRET"
-
+{credentials}
 [accounts.stream]
 enabled = true
 fallback_after_s = {fallback_after_s}
@@ -127,10 +129,10 @@ class Running:
 def _daemon(
     tmp_path: Path, server: SimServer, acct: SimAccount, notifier: RecordingNotifier, **kw: Any
 ) -> Daemon:
-    env = {"MAIN_API_KEY": acct.api_key, "MAIN_API_SECRET": acct.secret}
-    return Daemon(
-        load_settings(_config(tmp_path, server.engine.exchange, server.base_url, **kw), environ=env), notifier
-    )
+    exchange = server.engine.exchange
+    lines, env = credential_config(exchange, acct.api_key, acct.secret)
+    settings = load_settings(_config(tmp_path, exchange, server.base_url, lines, **kw), environ=env)
+    return Daemon(settings, notifier)
 
 
 def _snapshots(db: Path) -> int:
@@ -272,8 +274,9 @@ async def test_a_quiet_market_keeps_the_streams_up(
     server: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Marks that do not move are not a dead stream. Binance pushes the mark on a timer, so its
-    marks keep coming; Bybit pushes a ticker only when it changed, so its line falls silent, and
-    its liveness is the connection answering pings, not the age of the last mark."""
+    marks keep coming; Bybit pushes a ticker (Hyperliquid an asset context) only when it changed,
+    so its line falls silent, and its liveness is the connection answering pings, not the age of
+    the last mark."""
     assert server.streams is not None
     monkeypatch.setattr(runner, "STALE_MARKS_S", 0.3)  # far shorter than the quiet spell below
     acct = _long_btc(server)
@@ -287,7 +290,7 @@ async def test_a_quiet_market_keeps_the_streams_up(
         await asyncio.sleep(2.0)  # no price moves: the emulator's marks move only when told
         assert stream.streams_up()
         assert notifier.of("stream|fallback") == []
-        if server.engine.exchange == "bybit":
+        if server.engine.exchange in PUSH_ON_CHANGE:
             assert len(server.streams.sent_marks) == pushed and stream.last_mark_ms == marked  # silent
         else:
             assert len(server.streams.sent_marks) > pushed  # the timer's pushes

@@ -137,6 +137,11 @@ def test_order_updates_that_need_a_look() -> None:
     assert not order_needs_look({**stop, "status": "closed"})  # it fired: the position moved
     assert not order_needs_look({**stop, "triggerPrice": None})  # a plain order
     assert not order_needs_look({**stop, "reduceOnly": False})  # an entry stop
+    # Hyperliquid's order stream says neither: the last snapshot's own reducing stops, by id
+    bare = {"id": "42", "status": "canceled", "reduceOnly": None, "triggerPrice": None, "info": {}}
+    assert order_needs_look(bare, frozenset({"42"}))
+    assert not order_needs_look(bare, frozenset({"41"}))
+    assert not order_needs_look({**bare, "status": "closed"}, frozenset({"42"}))
 
 
 def test_positions_changed_against_the_last_snapshot() -> None:
@@ -147,7 +152,8 @@ def test_positions_changed_against_the_last_snapshot() -> None:
 
 
 def test_streaming_on_a_venue_without_streams_is_one_line() -> None:
-    with pytest.raises(ValidationError, match="streaming is available on binanceusdm, bybit only, not aster"):
+    only = "streaming is available on binanceusdm, bybit, hyperliquid only, not aster"
+    with pytest.raises(ValidationError, match=only):
         Settings(accounts=[{"name": "a", "exchange": "aster", "stream": {"enabled": True}}])
 
 

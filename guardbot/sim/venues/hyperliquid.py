@@ -24,6 +24,7 @@ from guardbot.sim.venue import Ctx, Incoming, Json, Reply, Route, Venue
 from guardbot.sim.venues import hyperliquid_json as hj
 from guardbot.sim.venues.hyperliquid_actions import Actions, HlError, message_of
 from guardbot.sim.venues.hyperliquid_sign import NonceBook, SignatureError, signer_of
+from guardbot.sim.venues.hyperliquid_ws import HyperliquidStreams
 
 INFO_PAGE = 2000  # frontendOpenOrders, historicalOrders and userFills answer at most this many
 
@@ -132,6 +133,9 @@ class HyperliquidVenue(Venue):
     def summary(self, reply: Reply) -> str:
         return json.dumps(reply.body, separators=(",", ":"), default=str)[:200]
 
+    def streams(self) -> HyperliquidStreams:
+        return HyperliquidStreams(self.engine, self.actions)
+
     @staticmethod
     def recipe(base_url: str, api_key: str, secret: str) -> str:
         return (
@@ -176,7 +180,7 @@ class HyperliquidVenue(Venue):
         if kind == "userAbstraction":
             return "default"
         if kind == "clearinghouseState":
-            return hj.clearinghouse_state(ex, acct) if acct else _empty_state(ex.now_ms)
+            return hj.clearinghouse_state(ex, acct) if acct else hj.empty_state(ex.now_ms)
         if kind == "spotClearinghouseState":
             return {"balances": []}
         if acct is None:
@@ -223,15 +227,3 @@ def _int(v: Any, default: int) -> int:
         return int(v) if v is not None else default
     except (TypeError, ValueError):
         raise HlError("Failed to deserialize the JSON body into the target type", 422) from None
-
-
-def _empty_state(now_ms: int) -> dict[str, Any]:
-    zero = {"accountValue": "0.0", "totalNtlPos": "0.0", "totalRawUsd": "0.0", "totalMarginUsed": "0.0"}
-    return {
-        "marginSummary": zero,
-        "crossMarginSummary": zero,
-        "crossMaintenanceMarginUsed": "0.0",
-        "withdrawable": "0.0",
-        "assetPositions": [],
-        "time": now_ms,
-    }

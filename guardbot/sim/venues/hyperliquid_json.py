@@ -157,6 +157,19 @@ def clearinghouse_state(ex: SimExchange, acct: SimAccount) -> dict[str, Any]:
     }
 
 
+def empty_state(now_ms: int) -> dict[str, Any]:
+    """The clearinghouse state of an address that never deposited (Hyperliquid answers any)."""
+    zero = {"accountValue": "0.0", "totalNtlPos": "0.0", "totalRawUsd": "0.0", "totalMarginUsed": "0.0"}
+    return {
+        "marginSummary": zero,
+        "crossMarginSummary": zero,
+        "crossMaintenanceMarginUsed": "0.0",
+        "withdrawable": "0.0",
+        "assetPositions": [],
+        "time": now_ms,
+    }
+
+
 ORDER_TYPES = {
     "STOP_MARKET": "Stop Market",
     "STOP": "Stop Limit",
