@@ -27,6 +27,7 @@ from guardbot.guard.state import pending_confirmation
 from guardbot.notify.base import Alert, Level
 from guardbot.stream.trigger import (
     CALM,
+    FULL_POSITION_STATE,
     Health,
     TriggerLevels,
     Zone,
@@ -188,7 +189,7 @@ class StreamGuard:
         if last is None or last.snapshot is None:
             return
         known = {f"{p.symbol}|{p.side.value}": p.contracts for p in last.snapshot.positions}
-        if positions_changed(positions, known):
+        if positions_changed(positions, known, full_state=self.client.id in FULL_POSITION_STATE):
             self.request("a position changed on the exchange")
 
     # ---- triggers ----

@@ -152,12 +152,30 @@ def order_needs_look(order: Mapping[str, Any], known_stops: Collection[str] = ()
     return reducing and bool(trigger)
 
 
-def positions_changed(positions: Sequence[Mapping[str, Any]], known: Mapping[str, float]) -> bool:
-    """Did an ACCOUNT_UPDATE move a position away from what the last snapshot held?
-    `known`: "symbol|side" -> contracts of the last snapshot."""
+# Venues whose position stream carries the whole book every time (Hyperliquid's
+# clearinghouseState): a position missing from an update was closed. Elsewhere an update lists only
+# what changed (Binance ACCOUNT_UPDATE, Bybit `position`), and a closed position comes as size 0.
+FULL_POSITION_STATE = frozenset({"hyperliquid"})
+
+
+def positions_changed(
+    positions: Sequence[Mapping[str, Any]], known: Mapping[str, float], *, full_state: bool = False
+) -> bool:
+    """Did a position update move a position away from what the last snapshot held?
+    `known`: "symbol|side" -> contracts of the last snapshot; `full_state`: the update lists every
+    open position (see FULL_POSITION_STATE)."""
+    listed: set[str] = set()
     for p in positions:
-        key = f"{p.get('symbol')}|{p.get('side')}"
+        symbol, side = p.get("symbol"), p.get("side")
         contracts = float(p.get("contracts") or 0.0)
+        if side not in ("long", "short"):
+            # a flat one-way position has no direction in ccxt (Binance: "both", Bybit: None): it
+            # closed if the snapshot held the symbol
+            if contracts == 0 and any(n > 0 and k.rpartition("|")[0] == symbol for k, n in known.items()):
+                return True
+            continue
+        key = f"{symbol}|{side}"
+        listed.add(key)
         if abs(contracts - known.get(key, 0.0)) > 1e-12:
             return True
-    return False
+    return full_state and any(n > 0 and key not in listed for key, n in known.items())

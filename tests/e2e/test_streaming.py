@@ -297,3 +297,39 @@ async def test_a_quiet_market_keeps_the_streams_up(
         # and the quiet line still carries the next move at once
         server.engine.shock("BTCUSDT", -15)
         await _until(lambda: bool(_reductions(server)), "the protective cut", wait_s=1.0)
+
+
+async def test_a_position_closed_by_hand_runs_a_cycle_from_the_stream(
+    server: SimServer, tmp_path: Path
+) -> None:
+    # Hyperliquid's position stream drops a closed position from its full state rather than sending
+    # it at size 0: the stream must still see that something changed (FULL_POSITION_STATE)
+    acct = server.engine.create_account(2_000)  # no stops (the guard's grace is an hour): only the
+    server.engine.open_position(acct.api_key, "BTCUSDT", "long", 0.1, leverage=20)  # position stream
+    server.engine.open_position(acct.api_key, "ETHUSDT", "short", 0.5, leverage=20)  # can tell
+    async with Running(_daemon(tmp_path, server, acct, RecordingNotifier(), interval_s=30.0)) as daemon:
+        assert daemon.streams is not None
+        stream = daemon.streams.streams["main"]
+        guard = daemon.guard("main")
+        await _until(lambda: _snapshots(tmp_path / "journal.sqlite") >= 2, "the first poll")
+        await asyncio.sleep(0.3)
+        assert guard.last is not None and guard.last.snapshot is not None
+        assert {p.symbol.split("/")[0] for p in guard.last.snapshot.positions} == {"BTC", "ETH"}
+
+        before = len(stream.triggers)
+        server.engine.place_order(
+            acct.api_key, OrderRequest("BTCUSDT", "SELL", "MARKET", 0.1, reduce_only=True)
+        )
+        closed = time.monotonic()
+
+        def btc_gone() -> bool:
+            last = guard.last
+            return (
+                last is not None
+                and last.snapshot is not None
+                and all(not p.symbol.startswith("BTC/") for p in last.snapshot.positions)
+            )
+
+        await _until(btc_gone, "a cycle that read the closed position", wait_s=2.0)
+        assert time.monotonic() - closed < 2.0  # the next poll is ~30 s away
+        assert any("position changed" in reason for _, reason in stream.triggers[before:]), stream.triggers

@@ -151,6 +151,29 @@ def test_positions_changed_against_the_last_snapshot() -> None:
     assert positions_changed([{"symbol": "ETH/USDT:USDT", "side": "short", "contracts": 1}], known)
 
 
+def test_a_flat_one_way_position_without_a_side_was_closed() -> None:
+    # ccxt reports a one-way position closed to zero with no direction: Binance's ACCOUNT_UPDATE
+    # gives side "both", Bybit's `position` topic None. Keyed by side it never matched the snapshot.
+    known = {f"{BTC}|long": 0.1}
+    assert positions_changed([{"symbol": BTC, "side": "both", "contracts": 0.0}], known)
+    assert positions_changed([{"symbol": BTC, "side": None, "contracts": 0}], known)
+    assert not positions_changed([{"symbol": "ETH/USDT:USDT", "side": None, "contracts": 0}], known)
+    assert not positions_changed([{"symbol": BTC, "side": None, "contracts": 0}], {})
+
+
+def test_a_position_missing_from_a_full_state_update_was_closed() -> None:
+    # Hyperliquid's clearinghouseState lists every open position: one left out was closed. Binance's
+    # ACCOUNT_UPDATE lists only what changed: one left out did not move.
+    known = {f"{BTC}|long": 0.1, "ETH/USDT:USDT|short": 1.0}
+    eth_only = [{"symbol": "ETH/USDT:USDT", "side": "short", "contracts": 1.0}]
+    assert positions_changed(eth_only, known, full_state=True)
+    assert not positions_changed(eth_only, known)
+    assert positions_changed([], known, full_state=True)
+    both = [*eth_only, {"symbol": BTC, "side": "long", "contracts": 0.1}]
+    assert not positions_changed(both, known, full_state=True)
+    assert not positions_changed([], {}, full_state=True)
+
+
 def test_streaming_on_a_venue_without_streams_is_one_line() -> None:
     only = "streaming is available on binanceusdm, bybit, hyperliquid only, not aster"
     with pytest.raises(ValidationError, match=only):
