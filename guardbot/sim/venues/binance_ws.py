@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from guardbot.sim.book import SimAccount
 from guardbot.sim.engine import SimExchange
@@ -111,37 +111,20 @@ class BinanceStreams(StreamHub[_Conn]):
     # ---- connections ----
 
     async def _market(self, request: web.Request) -> web.StreamResponse:
-        ws = await self._accept(request)
-        if ws is None:
-            return web.Response(status=503, text="streams unavailable")
-        conn = _Conn(ws)
-        self.conns.add(conn)
-        try:
-            async for msg in ws:
-                if msg.type is WSMsgType.TEXT:
-                    await self._command(conn, msg.data)
-        finally:
-            self.conns.discard(conn)
-        return ws
+        return await self._connection(request, _Conn)
 
     async def _private(self, request: web.Request) -> web.StreamResponse:
         listen_key = request.match_info.get("key") or request.query.get("listenKey", "")
         api_key = self.listen_keys.owner(listen_key)
         if api_key is None:
             return web.json_response({"code": -1125, "msg": "This listenKey does not exist."}, status=400)
-        ws = await self._accept(request)
-        if ws is None:
-            return web.Response(status=503, text="streams unavailable")
-        acct = self.engine.accounts[api_key]
-        self._seen.setdefault(api_key, _seen_of(acct))
-        conn = _Conn(ws, api_key, listen_key)
-        self.conns.add(conn)
-        try:
-            async for _ in ws:  # the user-data stream takes no commands
-                pass
-        finally:
-            self.conns.discard(conn)
-        return ws
+
+        def user_data(ws: web.WebSocketResponse) -> _Conn:
+            self._seen.setdefault(api_key, _seen_of(self.engine.accounts[api_key]))
+            return _Conn(ws, api_key, listen_key)
+
+        # the user-data stream takes no commands
+        return await self._connection(request, user_data, commands=False)
 
     async def _command(self, conn: _Conn, text: str) -> None:
         try:

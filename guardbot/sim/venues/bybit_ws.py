@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from guardbot.sim.engine import SimExchange
 from guardbot.sim.venues import bybit_ws_events as ev
@@ -76,18 +76,7 @@ class BybitStreams(StreamHub[_Conn]):
         return await self._serve(request, private=True)
 
     async def _serve(self, request: web.Request, *, private: bool) -> web.StreamResponse:
-        ws = await self._accept(request)
-        if ws is None:
-            return web.Response(status=503, text="streams unavailable")
-        conn = _Conn(ws, private)
-        self.conns.add(conn)
-        try:
-            async for msg in ws:
-                if msg.type is WSMsgType.TEXT:
-                    await self._command(conn, msg.data)
-        finally:
-            self.conns.discard(conn)
-        return ws
+        return await self._connection(request, lambda ws: _Conn(ws, private))
 
     async def _command(self, conn: _Conn, text: str) -> None:
         try:

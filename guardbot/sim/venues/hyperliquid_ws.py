@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from guardbot.sim.book import SimAccount
 from guardbot.sim.engine import SimExchange
@@ -59,18 +59,7 @@ class HyperliquidStreams(StreamHub[_Conn]):
         router.add_get(PATH, self._serve)
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
-        ws = await self._accept(request)
-        if ws is None:
-            return web.Response(status=503, text="streams unavailable")
-        conn = _Conn(ws)
-        self.conns.add(conn)
-        try:
-            async for msg in ws:
-                if msg.type is WSMsgType.TEXT:
-                    await self._command(conn, msg.data)
-        finally:
-            self.conns.discard(conn)
-        return ws
+        return await self._connection(request, _Conn)
 
     # ---- requests ----
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 
 class _HasSocket(Protocol):
@@ -31,14 +32,28 @@ class StreamHub(Generic[C]):
     async def _tick_forever(self) -> None:  # the venue's push loop
         raise NotImplementedError
 
-    async def _accept(self, request: web.Request) -> web.WebSocketResponse | None:
-        """The websocket of a new connection (None while `refuse`); starts the push timer."""
+    async def _command(self, conn: C, text: str) -> None:  # the venue's answer to a client frame
+        raise NotImplementedError
+
+    async def _connection(
+        self, request: web.Request, conn_of: Callable[[web.WebSocketResponse], C], *, commands: bool = True
+    ) -> web.StreamResponse:
+        """Serve one websocket until it closes (503 while `refuse`): the first one starts the push
+        timer; its text frames go to `_command`, unless the stream takes none."""
         if self.refuse:
-            return None
+            return web.Response(status=503, text="streams unavailable")
         ws = web.WebSocketResponse(heartbeat=None)
         await ws.prepare(request)
         if self._timer is None or self._timer.done():
             self._timer = asyncio.create_task(self._tick_forever())
+        conn = conn_of(ws)
+        self.conns.add(conn)
+        try:
+            async for msg in ws:
+                if commands and msg.type is WSMsgType.TEXT:
+                    await self._command(conn, msg.data)
+        finally:
+            self.conns.discard(conn)
         return ws
 
     def _pushed(self, marks: dict[str, Any]) -> None:
