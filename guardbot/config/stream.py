@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from guardbot.config.account import AccountConfig
 
 # ccxt.pro streams guardbot subscribes to and the emulator serves, per venue
-STREAMING_EXCHANGES = ("binanceusdm", "bybit", "hyperliquid")
+STREAMING_EXCHANGES = ("binanceusdm", "bybit", "aster", "hyperliquid")
 
 
 class StreamConfig(BaseModel):

@@ -68,6 +68,17 @@ def _rewrite_base_url(client: ccxt.Exchange, base_url: str) -> None:
     elif client.id == "aster":
         for key, url in list(api.items()):
             api[key] = to_base(url) if isinstance(url, str) else DEAD_URL
+        if client.has.get("ws"):
+            # ccxt.pro: the futures streams from the same host (/stream for market data, ccxt
+            # adds /<listenKey> to the private /ws); the spot streams go to a dead port
+            ws, dead = "ws" + base.removeprefix("http"), "ws" + DEAD_URL.removeprefix("http")
+            api["ws"] = {
+                "public": {"spot": dead, "swap": ws + "/stream"},
+                "private": {"spot": dead, "swap": ws + "/ws"},
+            }
+            # ccxt.pro tells spot from futures messages by "fstream" in the host name, which a
+            # base_url lacks (a futures ACCOUNT_UPDATE would then fail on the spot balance)
+            client.get_account_type_from_url = lambda url: "swap"
     elif client.id in ("bybit", "hyperliquid"):
         for key in list(api):
             api[key] = base if key in ("public", "private") else DEAD_URL

@@ -40,7 +40,13 @@ from guardbot.stream.trigger import (
     risk_point,
     zone,
 )
-from guardbot.stream.venue_marks import marks_alive, split_connections, user_alive, watch_marks
+from guardbot.stream.venue_marks import (
+    marks_alive,
+    split_connections,
+    user_alive,
+    watch_marks,
+    watch_orders,
+)
 
 log = logging.getLogger("guardbot.stream")
 SUPERVISE_S = 0.5
@@ -172,7 +178,7 @@ class StreamGuard:
             self.on_marks(marks)
 
     async def _watch_orders(self) -> None:
-        orders = await self.client.watch_orders()
+        orders = await watch_orders(self.client)
         last = self.guard.last
         # a venue whose order stream omits reduce-only and trigger (Hyperliquid's WsBasicOrder):
         # the last snapshot's own reducing stops, by id

@@ -14,6 +14,9 @@ timer, so a still context may send nothing for as long as it stays still.
 Hyperliquid also carries the user data (`orderUpdates`, `clearinghouseState`) on that same one
 connection: there, the user streams are up while an open connection that answers pings carries
 both user subscriptions, not when some separate private connection is open.
+
+Aster mirrors Binance: marks on a timer (every second with `@1s`), user data on its own
+listenKey connection (`/ws/<listenKey>`; market data on `/stream`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ SHARED_LINE = frozenset({"hyperliquid"})  # venues whose user data rides the mar
 
 async def watch_marks(client: Any, symbols: Sequence[str]) -> dict[str, float]:
     """The next batch of streamed marks of `symbols` (a ccxt.pro client; waits for a push)."""
-    if client.id == "binanceusdm":
+    if client.id in ("binanceusdm", "aster"):
         tickers: Mapping[str, Any] = await client.watch_mark_prices(list(symbols))
         return _marks(tickers, lambda t: t.get("markPrice"))
     if client.id == "bybit":
@@ -53,12 +56,27 @@ async def watch_marks(client: Any, symbols: Sequence[str]) -> dict[str, float]:
     raise ValueError(f"no mark-price stream for {client.id}")
 
 
+async def watch_orders(client: Any) -> list[Any]:
+    """The next batch of the account's order updates (a ccxt.pro client; waits for a push)."""
+    if client.id != "aster":
+        return list(await client.watch_orders())
+    # ccxt.pro aster's watch_orders always raises "requires a market type" (its Python port
+    # never assigns the type it resolves); what it would do for the swap account:
+    await client.authenticate("swap")
+    url = client.get_private_url("swap")
+    client.set_balance_cache(client.client(url), "swap")
+    orders = await client.watch_multiple(url, ["orders"], None, ["swap"])
+    return list(client.filter_by_symbol_since_limit(orders, None, None, None, True))
+
+
 def split_connections(client: Any) -> tuple[list[Any], list[Any]]:
     """The client's websocket connections: (user data, market data). On a shared line (Hyperliquid)
     the same connections are both."""
     clients = list(getattr(client, "clients", {}).values())
     if client.id in SHARED_LINE:
         return clients, clients
+    if client.id == "aster":  # .../ws/<listenKey> and .../stream
+        return [c for c in clients if "/ws/" in c.url], [c for c in clients if c.url.endswith("/stream")]
     # Binance .../private/ws, Bybit /v5/private
     return [c for c in clients if "/private" in c.url], [c for c in clients if "/private" not in c.url]
 

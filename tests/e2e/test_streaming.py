@@ -1,10 +1,11 @@
 """Streaming mode for real: the Daemon with `[accounts.stream] enabled = true`, the real ccxt.pro
-client over loopback websockets to guardbot.sim's streams (Binance USDⓈ-M, Bybit v5 and
+client over loopback websockets to guardbot.sim's streams (Binance USDⓈ-M, Bybit v5, Aster and
 Hyperliquid, every test on each), the REST client for the cycles, and the SQLite journal. Nothing
-of ccxt is patched.
+of ccxt is patched (on Aster, guardbot's own client setup tells ccxt.pro its messages are futures
+and subscribes to orders itself, see docs/streaming.md).
 
-The emulator pushes marks every 100 ms here (`mark_interval_ms`; Binance's own cadence is 1 s,
-Bybit's 100 ms when the ticker changed, Hyperliquid's as the context changes) so the waits stay
+The emulator pushes marks every 100 ms here (`mark_interval_ms`; Binance's and Aster's own cadence
+is 1 s, Bybit's 100 ms when the ticker changed, Hyperliquid's as the context changes) so the waits stay
 short; bench/bench_reaction.py measures at Binance's cadence. Waits are bounded;
 the one timing assertion (a protective order long before the next poll) is the feature itself:
 polling every 30 s could not have produced the order within the second it is given.

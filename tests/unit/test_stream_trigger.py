@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from guardbot.config import GuardConfig, RiskConfig, Settings
+from guardbot.config import stream as config_stream
 from guardbot.domain import AccountSnapshot
 from guardbot.guard import GuardLimits
 from guardbot.guard.state import pending_confirmation
@@ -174,10 +175,14 @@ def test_a_position_missing_from_a_full_state_update_was_closed() -> None:
     assert not positions_changed([], {}, full_state=True)
 
 
-def test_streaming_on_a_venue_without_streams_is_one_line() -> None:
+def test_streaming_on_a_venue_without_streams_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every venue streams now; the rule is held by taking one away
+    account = {"name": "a", "exchange": "aster", "stream": {"enabled": True}}
+    assert Settings(accounts=[account]).accounts[0].stream.enabled
+    monkeypatch.setattr(config_stream, "STREAMING_EXCHANGES", ("binanceusdm", "bybit", "hyperliquid"))
     only = "streaming is available on binanceusdm, bybit, hyperliquid only, not aster"
     with pytest.raises(ValidationError, match=only):
-        Settings(accounts=[{"name": "a", "exchange": "aster", "stream": {"enabled": True}}])
+        Settings(accounts=[account])
 
 
 @given(st.lists(st.floats(min_value=60_000, max_value=130_000), min_size=2, max_size=8))

@@ -12,7 +12,7 @@ margin type (and flat rows), and the builder-fee endpoints ccxt calls unless tol
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar
+from typing import ClassVar
 from urllib.parse import parse_qsl
 
 from guardbot.sim.book import SimAccount, SimAlgoOrder, SimOrder
@@ -21,56 +21,19 @@ from guardbot.sim.venue import Ctx, Handler, Incoming, Json, Route
 from guardbot.sim.venues import binance_account as ba
 from guardbot.sim.venues import binance_json as bj
 from guardbot.sim.venues.aster_auth import MANDATORY, signed_string, verify
+from guardbot.sim.venues.aster_orders import order_row
+from guardbot.sim.venues.aster_ws import AsterStreams
 from guardbot.sim.venues.binance import BinanceVenue, _acct, _int
 from guardbot.sim.venues.binance_codes import BinanceError
 
 V3 = "/fapi/v3"
 
 
-def order_row(o: SimOrder | SimAlgoOrder, ex: SimExchange) -> dict[str, Any]:
-    """A plain order as Binance writes it; a conditional one as the order Aster keeps it as
-    (its id, type STOP_MARKET/..., `stopPrice`; FILLED once its trigger executed)."""
-    if isinstance(o, SimOrder):
-        return bj.order(o)
-    child = ex.account_of_algo(o).orders.get(o.actual_order_id) if o.actual_order_id is not None else None
-    status = {"NEW": "NEW", "CANCELED": "CANCELED", "EXPIRED": "EXPIRED", "REJECTED": "REJECTED"}.get(
-        o.status, "EXPIRED"
-    )
-    if o.status == "FINISHED":
-        status = child.status if child is not None else "EXPIRED"
-    row = bj.order(
-        SimOrder(
-            order_id=o.algo_id,
-            client_order_id=o.client_algo_id,
-            symbol=o.symbol,
-            side=o.side,
-            position_side=o.position_side,
-            type=o.order_type,
-            orig_qty=o.quantity,
-            price=o.price,
-            time_in_force=o.time_in_force,
-            reduce_only=o.reduce_only,
-            close_position=o.close_position,
-            orig_type=o.order_type,
-            stop_price=o.trigger_price,
-            working_type=o.working_type,
-            status=status,
-            executed_qty=child.executed_qty if child else 0.0,
-            cum_quote=child.cum_quote if child else 0.0,
-            avg_price=child.avg_price if child else 0.0,
-            time_ms=o.create_ms,
-            update_ms=o.update_ms,
-        )
-    )
-    row["priceProtect"] = o.price_protect
-    return row
-
-
 class AsterVenue(BinanceVenue):
     exchange: ClassVar[str] = "aster"
 
-    def streams(self) -> None:  # no websocket streams are served for Aster (yet)
-        return None
+    def streams(self) -> AsterStreams:
+        return AsterStreams(self.engine, self.listen_keys)
 
     error_kinds: ClassVar[tuple[str, ...]] = ("aster", "binance", "error")
     hidden_params: ClassVar[tuple[str, ...]] = ("signature",)
@@ -147,9 +110,11 @@ class AsterVenue(BinanceVenue):
         add("POST", f"{V3}/positionSide/dual", self._position_mode)
         add("GET", f"{V3}/builder", lambda c: self.approved_builders.get(_acct(c).api_key, []))
         add("POST", f"{V3}/approveBuilder", self._approve_builder)
-        for method in ("POST", "PUT"):
-            add(method, f"{V3}/listenKey", self._listen_key)
-        add("DELETE", f"{V3}/listenKey", lambda c: {})
+        # signed as every v3 private call (Binance's take only the API key header)
+        keys = self.listen_keys
+        add("POST", f"{V3}/listenKey", self._listen_key)
+        add("PUT", f"{V3}/listenKey", self._keepalive)
+        add("DELETE", f"{V3}/listenKey", lambda c: keys.delete(_acct(c).api_key))
         return r
 
     # ---- orders: plain and conditional in one book ----
@@ -208,6 +173,10 @@ class AsterVenue(BinanceVenue):
     def _cancel_all_v3(self, c: Ctx) -> Json:
         self.engine.cancel_open(_acct(c).api_key, self._symbol(c))
         return {"code": "200", "msg": "The operation of cancel all open order is done."}
+
+    def _keepalive(self, c: Ctx) -> Json:
+        self.listen_keys.keepalive(_acct(c).api_key)  # -1125 once expired or deleted
+        return {}  # Aster answers an empty object (Binance the key)
 
     def _approve_builder(self, c: Ctx) -> Json:
         builder = str(c.params.get("builder") or "")

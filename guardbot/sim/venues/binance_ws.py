@@ -83,6 +83,11 @@ class _Conn:
     api_key: str | None = None  # user-data connection of this account
     listen_key: str = ""
     subs: dict[str, int] = field(default_factory=dict)  # stream name -> cadence ms
+    combined: bool = False  # a /stream connection: each payload framed {"stream", "data"}
+
+
+# An order as the user-data stream knows it: a plain order by id, a conditional one by ("algo", id)
+OrderKey = int | tuple[str, int]
 
 
 @dataclass
@@ -91,8 +96,7 @@ class _Seen:
 
     wallet: float
     positions: dict[tuple[str, str], tuple[float, float]]
-    orders: dict[int, tuple[str, float]]
-    algos: dict[int, str]
+    orders: dict[OrderKey, tuple[str, float]]  # (status, executed quantity)
 
 
 class BinanceStreams(StreamHub[_Conn]):
@@ -120,7 +124,7 @@ class BinanceStreams(StreamHub[_Conn]):
             return web.json_response({"code": -1125, "msg": "This listenKey does not exist."}, status=400)
 
         def user_data(ws: web.WebSocketResponse) -> _Conn:
-            self._seen.setdefault(api_key, _seen_of(self.engine.accounts[api_key]))
+            self._seen.setdefault(api_key, self._seen_of(self.engine.accounts[api_key]))
             return _Conn(ws, api_key, listen_key)
 
         # the user-data stream takes no commands
@@ -129,7 +133,8 @@ class BinanceStreams(StreamHub[_Conn]):
     async def _command(self, conn: _Conn, text: str) -> None:
         try:
             req = json.loads(text)
-            method, params, rid = req["method"], req.get("params") or [], req["id"]
+            # no id is an id of null (ccxt.pro's aster sends none; Binance allows null)
+            method, params, rid = req["method"], req.get("params") or [], req.get("id")
         except (ValueError, KeyError, TypeError):
             await conn.ws.send_json({"error": {"code": 3, "msg": "Invalid JSON"}})
             return
@@ -176,7 +181,8 @@ class BinanceStreams(StreamHub[_Conn]):
         marks = dict(self.engine.marks)
         self._pushed(marks)
         for conn, name in due:
-            await _send(conn, self._mark_payload(name, marks))
+            payload = self._mark_payload(name, marks)
+            await _send(conn, {"stream": name, "data": payload} if conn.combined else payload)
 
     def _mark_payload(self, name: str, marks: dict[str, float]) -> Any:
         if name.startswith("!markPrice@arr"):
@@ -217,7 +223,7 @@ class BinanceStreams(StreamHub[_Conn]):
             events = self._events(acct, self._seen[api_key])
             if not events:
                 continue
-            self._seen[api_key] = _seen_of(acct)
+            self._seen[api_key] = self._seen_of(acct)
             for conn in [c for c in self.conns if c.api_key == api_key]:
                 for event in events:
                     await _send(conn, event)
@@ -225,12 +231,9 @@ class BinanceStreams(StreamHub[_Conn]):
     def _events(self, acct: SimAccount, seen: _Seen) -> list[dict[str, Any]]:
         now = self.engine.now_ms
         events: list[dict[str, Any]] = []
-        for o in acct.orders.values():
-            if seen.orders.get(o.order_id) != (o.status, o.executed_qty):
-                events.append(order_event(o, seen.orders.get(o.order_id), now))
-        for a in acct.algo_orders.values():
-            if seen.algos.get(a.algo_id) != a.status:
-                events.append(algo_event(a, now))
+        for key, state in self._order_states(acct).items():
+            if seen.orders.get(key) != state:
+                events.append(self._order_event(acct, key, seen.orders.get(key), now))
         now_pos = _positions_of(acct)
         changed = [
             k for k in now_pos.keys() | seen.positions.keys() if now_pos.get(k) != seen.positions.get(k)
@@ -238,6 +241,25 @@ class BinanceStreams(StreamHub[_Conn]):
         if changed or acct.wallet != seen.wallet:
             events.append(account_event(acct, self.engine.marks, sorted(changed), now))
         return events
+
+    def _order_states(self, acct: SimAccount) -> dict[OrderKey, tuple[str, float]]:
+        """(status, executed) of every order the stream reports on: Binance's plain orders (those
+        a trigger placed too) and its algo orders, which have no executed quantity."""
+        states: dict[OrderKey, tuple[str, float]] = {
+            o.order_id: (o.status, o.executed_qty) for o in acct.orders.values()
+        }
+        states.update({("algo", a.algo_id): (a.status, 0.0) for a in acct.algo_orders.values()})
+        return states
+
+    def _order_event(
+        self, acct: SimAccount, key: OrderKey, before: tuple[str, float] | None, now: int
+    ) -> dict[str, Any]:
+        if isinstance(key, tuple):
+            return algo_event(acct.algo_orders[key[1]], now)
+        return order_event(acct.orders[key], before, now)
+
+    def _seen_of(self, acct: SimAccount) -> _Seen:
+        return _Seen(acct.wallet, _positions_of(acct), self._order_states(acct))
 
 
 def _cadence(name: str) -> int | None:
@@ -252,15 +274,6 @@ def _cadence(name: str) -> int | None:
 
 def _positions_of(acct: SimAccount) -> dict[tuple[str, str], tuple[float, float]]:
     return {k: (p.amount, p.entry_price) for k, p in acct.positions.items() if p.amount}
-
-
-def _seen_of(acct: SimAccount) -> _Seen:
-    return _Seen(
-        acct.wallet,
-        _positions_of(acct),
-        {o.order_id: (o.status, o.executed_qty) for o in acct.orders.values()},
-        {a.algo_id: a.status for a in acct.algo_orders.values()},
-    )
 
 
 async def _send(conn: _Conn, payload: Any) -> None:
