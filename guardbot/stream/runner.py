@@ -40,7 +40,7 @@ from guardbot.stream.trigger import (
     risk_point,
     zone,
 )
-from guardbot.stream.venue_marks import (
+from guardbot.stream.venue_streams import (
     marks_alive,
     split_connections,
     user_alive,
@@ -52,7 +52,7 @@ log = logging.getLogger("guardbot.stream")
 SUPERVISE_S = 0.5
 STOP_WAIT_S = 30.0  # a streamed cycle in flight at shutdown gets this long to finish
 # no mark for this long on a subscribed stream that pushes on a timer (Binance: every 1 s) = down;
-# a stream that pushes on change only (Bybit) is judged by its pongs instead (venue_marks.py)
+# a stream that pushes on change only (Bybit) is judged by its pongs instead (venue_streams.py)
 STALE_MARKS_S = 10.0
 
 

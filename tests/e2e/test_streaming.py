@@ -31,7 +31,7 @@ from guardbot.sim import SimAccount, SimExchange, SimServer
 from guardbot.sim.book import OrderRequest
 from guardbot.store import JournalError, JournalReader
 from guardbot.stream import runner
-from guardbot.stream.venue_marks import PUSH_ON_CHANGE
+from guardbot.stream.venue_streams import PUSH_ON_CHANGE
 
 from .conftest import START_MS, RecordingNotifier
 

@@ -20,7 +20,7 @@ from guardbot.sim import SimAccount, SimExchange, SimServer
 from guardbot.sim.client import aster_client
 from guardbot.sim.ethkeys import new_private_key
 from guardbot.sim.venues.aster_ws import AsterStreams
-from guardbot.stream.venue_marks import split_connections, watch_marks, watch_orders
+from guardbot.stream.venue_streams import split_connections, watch_marks, watch_orders
 
 BTC = "BTC/USDT:USDT"
 

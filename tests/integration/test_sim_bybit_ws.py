@@ -18,7 +18,7 @@ from guardbot.config import Credentials
 from guardbot.exchange.client import build_client
 from guardbot.sim import SimAccount, SimExchange, SimServer
 from guardbot.sim.venues.bybit_ws import BybitStreams
-from guardbot.stream.venue_marks import marks_alive, watch_marks
+from guardbot.stream.venue_streams import marks_alive, watch_marks
 
 BTC = "BTC/USDT:USDT"
 

@@ -17,7 +17,7 @@ from guardbot.exchange.client import build_client
 from guardbot.sim import SimAccount, SimExchange, SimServer
 from guardbot.sim.venues.hyperliquid_ws import HyperliquidStreams
 from guardbot.sim.venues.hyperliquid_ws_events import BASIC_ORDER
-from guardbot.stream.venue_marks import marks_alive, split_connections, user_alive, watch_marks
+from guardbot.stream.venue_streams import marks_alive, split_connections, user_alive, watch_marks
 
 BTC = "BTC/USDC:USDC"
 

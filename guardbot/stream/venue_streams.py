@@ -1,4 +1,5 @@
-"""Mark prices from each venue's ccxt.pro stream, as {symbol: mark}, and how to tell the stream is alive.
+"""What differs per venue in its ccxt.pro streams: how to read the marks (as {symbol: mark}) and
+the order updates, which connections carry user data, and how to tell the streams are alive.
 
 ccxt.pro names the mark stream differently per venue (Binance: `watch_mark_prices`, Bybit carries
 the mark in its ticker); the runner only needs one batch of marks of the held symbols at a time.
