@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
+from typing import TypeVar
 
 import ccxt.async_support as ccxt
 
@@ -21,6 +23,19 @@ class SnapshotError(RuntimeError):
         self.call = call
         self.reason = reason
         super().__init__(f"snapshot of {account}: {call} failed: {reason}")
+
+
+_T = TypeVar("_T")
+
+
+async def snapshot_call(account: str, name: str, fn: Callable[[], Awaitable[_T]]) -> _T:
+    """`fn()`, any failure raised as the `SnapshotError` of the call `name`."""
+    try:
+        return await fn()
+    except SnapshotError:
+        raise
+    except Exception as exc:
+        raise SnapshotError(account, name, describe(exc)) from exc
 
 
 class ErrorClass(StrEnum):

@@ -17,7 +17,7 @@ from guardbot.exchange.convert import (
     position_from_ccxt,
     tiers_from_ccxt,
 )
-from guardbot.exchange.reader import wallet_balance_of
+from guardbot.exchange.snapshot_assembly import wallet_balance_of
 
 TICK_SIZE, DECIMAL_PLACES = 4, 2
 
