@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV     := $(VENV)/.installed-dev
 
-.PHONY: test demo lint bench chaos clean
+.PHONY: test demo lint bench chaos image-replay clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "guardbot needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -25,9 +25,9 @@ $(DEV): $(RUNTIME) pyproject.toml
 	@touch $@
 
 lint: $(DEV)
-	$(BIN)/ruff check guardbot strategies tests bench
-	$(BIN)/ruff format --check guardbot strategies tests bench
-	$(BIN)/mypy guardbot strategies
+	$(BIN)/ruff check guardbot strategies tests bench deploy
+	$(BIN)/ruff format --check guardbot strategies tests bench deploy
+	$(BIN)/mypy guardbot strategies deploy/replay_image.py
 
 test: lint
 	$(BIN)/pytest -q
@@ -43,6 +43,11 @@ chaos: $(DEV)
 	@mkdir -p bench/results
 	CHAOS_EXAMPLES=$${CHAOS_EXAMPLES:-40} CHAOS_STEPS=$${CHAOS_STEPS:-15} \
 	CHAOS_REPORT=bench/results/chaos.json $(BIN)/pytest -q tests/chaos
+
+# The Dockerfile's build and run steps replayed without a Docker engine (deploy/replay_image.py):
+# a fresh install from the registry at constraints.txt, run as uid 10001 against the emulator.
+image-replay: $(RUNTIME)
+	$(BIN)/python deploy/replay_image.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import importlib.util
 import json
 import re
 import shlex
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from types import ModuleType
 
 import yaml
 from packaging.requirements import Requirement
@@ -32,34 +34,26 @@ ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def instructions() -> list[tuple[int, str, str]]:
-    """(stage index, INSTRUCTION, arguments) of the Dockerfile, continuation lines joined."""
-    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    text = re.sub(r"\\\n", " ", text)
-    out, stage = [], -1
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        word, _, rest = line.partition(" ")
-        if word.upper() == "FROM":
-            stage += 1
-        out.append((stage, word.upper(), rest.strip()))
-    return out
+def _replay_module() -> ModuleType:
+    """deploy/replay_image.py: its Dockerfile parser is the one these tests read the image with."""
+    spec = importlib.util.spec_from_file_location("replay_image", ROOT / "deploy" / "replay_image.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+REPLAY = _replay_module()
+ARGS, STAGES = REPLAY.parse_dockerfile((ROOT / "Dockerfile").read_text(encoding="utf-8"))
 
 
 def final(word: str) -> list[str]:
-    last = max(s for s, _, _ in instructions())
-    return [rest for s, w, rest in instructions() if s == last and w == word]
+    return list(STAGES[-1].args(word))
 
 
 def env_of_image() -> dict[str, str]:
-    env: dict[str, str] = {}
-    for rest in final("ENV"):
-        for pair in shlex.split(rest):
-            key, _, value = pair.partition("=")
-            env[key] = value
-    return env
+    return dict(REPLAY.env_of(STAGES[-1]))
 
 
 def compose() -> dict:  # type: ignore[type-arg]
@@ -67,9 +61,9 @@ def compose() -> dict:  # type: ignore[type-arg]
 
 
 def test_the_image_is_multi_stage_and_copies_only_files_that_exist() -> None:
-    ins = instructions()
-    assert [w for _, w, _ in ins].count("FROM") == 2
-    for _, word, rest in ins:
+    assert len(STAGES) == 2 and STAGES[0].name == "build"
+    ins = [(word, rest) for stage in STAGES for word, rest in stage.steps]
+    for word, rest in ins:
         if word != "COPY" or "--from=" in rest:
             continue
         *sources, _dest = shlex.split(rest)
@@ -81,7 +75,7 @@ def test_the_image_is_multi_stage_and_copies_only_files_that_exist() -> None:
         for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    copies = [rest for _, w, rest in ins if w == "COPY" and "--from=" not in rest]
+    copies = [rest for w, rest in ins if w == "COPY" and "--from=" not in rest]
     copied = [src for rest in copies for src in shlex.split(rest)[:-1]]
     assert [(src, pat) for src in copied for pat in ignored if fnmatch.fnmatch(src, pat)] == []
     assert ".venv" in ignored and ".git" in ignored
@@ -120,7 +114,7 @@ def test_the_images_settings_are_real_settings_and_match_the_readme() -> None:
 
 
 def test_the_image_installs_the_pinned_versions_of_every_runtime_dependency() -> None:
-    build = [rest for s, w, rest in instructions() if s == 0 and w == "RUN"]
+    build = STAGES[0].args("RUN")
     assert any("--constraint constraints.txt" in run for run in build)
     pins: dict[str, str] = {}
     for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
@@ -187,3 +181,18 @@ def test_every_metric_is_explained_in_the_operations_guide() -> None:
     guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     rows = set(re.findall(r"^\| `(guardbot_[a-z_]+)`", guide, re.MULTILINE))
     assert rows == set(METRICS)
+
+
+def test_the_replay_runs_every_image_path_under_its_scratch_root(tmp_path: Path) -> None:
+    # `make image-replay` runs the Dockerfile's RUN lines and ENV on this machine: a path of the
+    # image it failed to map would be written on the host itself (a new /app, say).
+    image = REPLAY.Image(tmp_path)
+    texts = STAGES[0].args("RUN") + STAGES[0].args("WORKDIR") + list(env_of_image().values())
+    texts += final("WORKDIR") + final("VOLUME")
+    for text in texts:
+        mapped = image.map(text)
+        for path in re.findall(r"(?<![\w/.:$])/[\w./-]+", mapped):
+            assert path.startswith(str(tmp_path)), f"{text!r}: {path} is not mapped under the scratch root"
+    # the user it runs as, and the home of its journal, are the image's
+    assert REPLAY.UID == 10001 and "--uid 10001" in " ".join(final("RUN"))
+    assert image.map(env_of_image()["GUARDBOT_STORAGE__PATH"]) == str(tmp_path / "data" / "guardbot.db")
