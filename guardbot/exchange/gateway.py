@@ -74,6 +74,7 @@ class OrderGateway(OrderSender):
             if amount is not None:
                 rounded = self._checked_amount(symbol, amount)
                 base = replace(base, amount=rounded)
+                self._check_trigger_value("stop", symbol, rounded, trigger)
             params = self._stop_params(pside, trigger, cid, close_position=amount is None)
         except Refused as exc:
             return await self._finish(replace(base, status="rejected", reason=str(exc)))
@@ -122,6 +123,7 @@ class OrderGateway(OrderSender):
                 )
             rounded = self._checked_amount(symbol, amount)
             base = replace(base, amount=rounded)
+            self._check_trigger_value("take-profit", symbol, rounded, trigger)
         except Refused as exc:
             return await self._finish(replace(base, status="rejected", reason=str(exc)))
         except ccxt.BaseError as exc:
@@ -237,6 +239,13 @@ class OrderGateway(OrderSender):
                     f"the stop of a {pside.value} entry must be {where} {ref_price}, got {stop_price}"
                 )
             rounded = self._checked_amount(symbol, amount, ref_price)
+            try:  # a stop the venue would refuse after the fill: the entry is not sent either
+                stop_rounded = self.round_price(symbol, stop_price)
+                self._check_trigger_value(
+                    "stop", symbol, rounded if stop_amount is None else stop_amount, stop_rounded
+                )
+            except Refused as exc:
+                raise Refused(f"entry not sent: its stop would be refused: {exc}") from None
         except Refused as exc:
             return await self._finish(replace(base, status="rejected", reason=str(exc))), None
         except ccxt.BaseError as exc:

@@ -143,6 +143,18 @@ class OrderSender:
                 f"below the venue's minimum order value {least:g} (reduce-only orders included)"
             )
 
+    def _check_trigger_value(self, what: str, symbol: str, amount: float, trigger: float) -> None:
+        """Refuse a stop / take-profit worth less at its trigger than the venue's minimum for a
+        reducing order (Hyperliquid refuses those too): sent, it would only come back refused."""
+        least = reduce_min_notional(str(self.client.id), self._market(symbol))
+        size = num(self._market(symbol).get("contractSize")) or 1.0
+        value = amount * size * trigger
+        if least and value < least:
+            raise Refused(
+                f"a {what} of {amount:g} {symbol} is worth {value:.2f} at its trigger {trigger:g}, "
+                f"below the venue's minimum order value {least:g} (stops and take-profits included)"
+            )
+
     def _hedged(self) -> bool:
         return self.position_mode is PositionMode.HEDGE
 

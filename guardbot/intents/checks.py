@@ -169,6 +169,13 @@ def _take_profits(
                 f"take-profit {i} ({tp.fraction:g} of {opens:g}) rounds down to {qty:g} {intent.symbol}, "
                 f"below the venue's minimum amount {market.min_amount:g}: refusing rather than rounding up"
             )
+        if qty * tp.price < market.reduce_min_notional:
+            # the venue (Hyperliquid) would refuse it once the entry is in: refused here instead
+            raise Refused(
+                f"take-profit {i} ({qty:g} {intent.symbol} @ {tp.price:,.6g}) would be worth "
+                f"{qty * tp.price:.2f}, below the venue's minimum order value "
+                f"{market.reduce_min_notional:g} (take-profits included): use fewer, larger take-profits"
+            )
         out.append(PlannedTakeProfit(tp.price, tp.fraction, qty))
     return tuple(out)
 

@@ -295,6 +295,14 @@ def size_trade(
             f"{why} allows a notional of {quantity * entry:.2f}, below the minimum {market.min_notional:g}: "
             "refusing rather than rounding up"
         )
+    # the bracket's stop closes this quantity at the stop price: where the venue's minimum binds
+    # reducing orders too (Hyperliquid), a stop worth less would be refused after the entry filled
+    if quantity * req.stop < market.reduce_min_notional:
+        raise SizingError(
+            f"{why} allows {quantity:g} {req.symbol}, whose stop would be worth {quantity * req.stop:.2f} "
+            f"at {req.stop:g}, below the venue's minimum order value {market.reduce_min_notional:g} "
+            "(stops included): refusing rather than leaving the position without its stop"
+        )
 
     new = Position(
         req.symbol, req.side, quantity / market.contract_size, entry, entry, market.contract_size, leverage

@@ -19,6 +19,7 @@ from guardbot.sim.ethkeys import new_private_key
 
 pytestmark = pytest.mark.parametrize("exchange", ["hyperliquid"], indirect=True)
 BTC = "BTC/USDC:USDC"
+DOGE = "DOGE/USDC:USDC"
 
 
 def orders_sent(sim: SimServer) -> list[dict[str, object]]:
@@ -180,3 +181,35 @@ async def test_a_cut_worth_less_than_ten_dollars_is_refused_before_it_is_sent(
     assert large.status == "confirmed"  # $12.8 at the mark, $12.16 at its 5 % cap: enough
     assert [o["s"] for o in orders_sent(sim)] == ["40"]  # the small one never reached the venue
     assert sim_account.positions[("DOGEUSDT", "BOTH")].qty == pytest.approx(60)
+
+
+async def test_a_stop_or_take_profit_worth_less_than_ten_dollars_at_its_trigger_is_never_sent(
+    sim: SimServer, sim_account: SimAccount
+) -> None:
+    """The venue values a trigger order at its trigger and refuses it under $10 like any other: the
+    gateway refuses it first with one line, and neither it nor an entry whose stop it would be goes
+    out. A stop worth enough is sent as before."""
+    sim.engine.open_position(sim_account.api_key, "DOGEUSDT", "long", 100, leverage=10)  # $32
+    client = client_for(sim, sim_account)
+    try:
+        gw = OrderGateway(client, "main", dry_run=False, retry=FAST)
+        stop = await gw.place_stop(DOGE, "long", 25, 0.304, rule="stop", episode=1, mark_price=0.32)
+        tp = await gw.place_take_profit(DOGE, "long", 25, 0.35, rule="stop", episode=1, mark_price=0.32)
+        entry, entry_stop = await gw.place_entry(
+            DOGE, "long", 40, stop_price=0.24, rule="entry", episode=1, mark_price=0.32
+        )
+        big = await gw.place_stop(DOGE, "long", 40, 0.304, rule="stop", episode=2, mark_price=0.32)
+    finally:
+        await client.close()
+    assert (stop.status, stop.attempts, tp.status, tp.attempts) == ("rejected", 0, "rejected", 0)
+    assert stop.reason == (
+        "a stop of 25 DOGE/USDC:USDC is worth 7.60 at its trigger 0.304, below the venue's minimum "
+        "order value 10 (stops and take-profits included)"
+    )
+    assert tp.reason is not None and "a take-profit of 25 DOGE/USDC:USDC is worth 8.75" in tp.reason
+    assert entry.status == "rejected" and entry_stop is None
+    assert entry.reason is not None and entry.reason.startswith(
+        "entry not sent: its stop would be refused: a stop of 40 DOGE/USDC:USDC is worth 9.60"
+    )
+    assert big.status == "confirmed"  # $12.16 at its trigger
+    assert [o["s"] for o in orders_sent(sim)] == ["40"]  # only the big stop reached the venue

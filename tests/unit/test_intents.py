@@ -131,7 +131,7 @@ def test_a_plan_sizes_the_trade_and_splits_the_take_profits() -> None:
                 side="long",
                 stop=2.2,
                 risk=2,
-                take_profits=(TakeProfit(price=2.5, fraction=0.005),),
+                take_profits=(TakeProfit(price=2.5, fraction=0.002),),
             ),
             None,
             "below the venue's minimum amount 0.1: refusing rather than rounding up",
@@ -182,3 +182,17 @@ def test_a_full_correlated_cluster_refuses_one_more_of_the_same_bet() -> None:
         Intent(symbol="XRP", side="short", stop=2.4), BOOK, initial_state(), tight, cluster_of
     )
     assert short.sizing.quantity > 0  # against the cluster's side: it lowers the bet
+
+
+def test_a_take_profit_worth_less_than_the_venues_reduce_minimum_is_refused_before_anything_is_sent() -> None:
+    """On Hyperliquid a take-profit worth less than $10 would be refused after the entry filled."""
+    xrp = "XRP/USDT:USDT"
+    markets = {**BOOK.markets, xrp: dataclasses.replace(BOOK.markets[xrp], reduce_min_notional=10.0)}
+    hl = dataclasses.replace(BOOK, markets=markets)
+    tiny = TakeProfit(price=2.5, fraction=0.002)
+    intent = Intent(symbol="XRP", side="long", stop=2.2, risk=100, take_profits=(tiny,))
+    assert plan(intent).take_profits  # an exempt venue takes it
+    with pytest.raises(Refused) as err:
+        plan_intent(intent, hl, initial_state(), SETTINGS, lambda s: None)
+    assert str(err.value).startswith("take-profit 1 (")
+    assert "below the venue's minimum order value 10 (take-profits included)" in str(err.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -257,3 +258,20 @@ def test_hedge_mode_does_not_net_the_legs() -> None:
     )
     r = size_trade(snap, SizingRequest(BTC, Side.LONG, stop=48_000, risk_amount=200), NO_CAPS)
     assert r.closes_opposite == 0 and r.quantity == r.opens
+
+
+def test_a_stop_worth_less_than_the_venues_reduce_minimum_is_refused() -> None:
+    """Hyperliquid refuses a stop worth less than $10 at its trigger: a trade whose stop leg would be
+    refused after the entry filled is not sized. R = 0.5, E = 100, S = 95 -> 0.09 SOL: $9 at the
+    entry (above the $5 minimum), $8.55 at the stop."""
+    req = SizingRequest(SOL, Side.LONG, stop=95, risk_amount=0.5)
+    assert size_trade(account(), req, NO_CAPS).quantity == 0.09  # an exempt venue sizes it
+    markets = {**MARKETS, SOL: dataclasses.replace(MARKETS[SOL], reduce_min_notional=10)}
+    hl = dataclasses.replace(account(), markets=markets)
+    with pytest.raises(SizingError) as err:
+        size_trade(hl, req, NO_CAPS)
+    assert str(err.value) == (
+        "the risk budget allows 0.09 SOL/USDT:USDT, whose stop would be worth 8.55 at 95, below the "
+        "venue's minimum order value 10 (stops included): refusing rather than leaving the position "
+        "without its stop"
+    )

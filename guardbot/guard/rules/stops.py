@@ -13,7 +13,11 @@ before the cross liquidation price. Otherwise, once the position is older than
   until a stop fits, and say why.
 A reducing stop whose position is gone (an orphan) is cancelled after the same grace period, unless
 an order that would open that position still rests (the stop of a bracket waiting for its entry).
-Stops are placed for dust positions too: it is the one thing dust does get.
+Stops are placed for dust positions too: it is the one thing dust does get — except where the venue
+refuses it: a stop worth less than the venue's minimum for a reducing order at its trigger
+(Hyperliquid: $10, stops included) is not planned; the position is reported once instead, and
+gets its stop as soon as one is worth the minimum. Moving the trigger cannot help: a long's stop is
+worth more only closer to the mark (a short's only further from it, i.e. a looser stop).
 """
 
 from __future__ import annotations
@@ -125,6 +129,8 @@ def check(w: Work) -> None:
             problem = f"{name}: " + "; ".join(problems)
             detail = "full size, mark price"
 
+        if trigger is not None and amount > 0 and _too_small(w, p, amount, trigger, name, old):
+            continue
         since = w.raise_condition(
             Condition(key, RULE_STOP, "on", "warning", problem, p.symbol, p.side, alert=False)
         )
@@ -170,6 +176,28 @@ def check(w: Work) -> None:
             )
 
     _orphans(w)
+
+
+def _too_small(w: Work, p: Position, amount: float, trigger: float, name: str, old: Order | None) -> bool:
+    """True when the venue would refuse this stop for its value at the trigger: the position is
+    reported (one alert per episode, a clear when it can carry one) and no order is planned, since
+    the same refusal would come back every cycle."""
+    market = w.snapshot.markets.get(p.symbol)
+    least = market.reduce_min_notional if market is not None else 0.0
+    key = f"{RULE_STOP}|{p.symbol}|{p.side.value}|venue_minimum"
+    value = amount * p.contract_size * trigger
+    if least <= 0 or value >= least:
+        w.reading(key, f"{name} is worth {value:.2f} at its stop {num(trigger)}: its stop can be placed")
+        return False
+    now = "unprotected" if old is None else f"covered only by its stop {num(old.trigger_price or 0.0)}"
+    reason = (
+        f"{name} is too small for a stop on {w.snapshot.exchange}: a stop @ {num(trigger)} would be "
+        f"worth {value:.2f}, below the venue's minimum order value {least:g} (stops included), so "
+        f"none is placed → the position stays {now}: close it by hand, or it gets its stop once "
+        f"it is worth {least:g} at the stop"
+    )
+    w.raise_condition(Condition(key, RULE_STOP, "on", "warning", reason, p.symbol, p.side))
+    return True
 
 
 def _loss_side_liquidation(w: Work, p: Position) -> float | None:
