@@ -1,7 +1,8 @@
 """Reaction latency: a price shock on the exchange -> guardbot's protective order on its book.
 
 The real Daemon (APScheduler, the REST ccxt client, ccxt.pro for streams, the SQLite journal) on
-one emulator account (Binance USDⓈ-M dialect, in this process, loopback): 0.1 BTC long at 95,000
+one emulator account (in this process, loopback; polling on the Binance USDⓈ-M dialect, streaming
+on each venue's own): 0.1 BTC long at 95,000
 on 2,000 USDT with the trader's own stop far away, so the guard has nothing to do until the mark
 drops 15 % (liquidation 6.7 % away, under `liquidation_reduce_pct` 7.5 %). The protective order is
 the guard's reduce-only cut; its time is when the emulator accepted it (request log). Default
@@ -22,7 +23,9 @@ guard settings, so a level needs `confirm_readings = 2` readings in both modes.
   no cadence for `activeAssetCtx` (it pushes as the context updates); the emulator looks for a
   changed mark every 100 ms, our own choice, so end to end is bounded by that, not by the venue.
 - `streaming_aster`, `streaming_aster_guard`: the same on Aster, which pushes marks once a second
-  (`<symbol>@markPrice@1s`, as Binance): end to end includes that wait, as on Binance.
+  (`<symbol>@markPrice@1s`, as Binance): end to end includes that wait, as on Binance. Its guard
+  share is larger: every Aster request is EIP-712 signed, hashed in pure Python by ccxt and, on
+  loopback, by the emulator checking it.
 
 Every venue's streaming trials are one code path (`_streamed`), on its own emulator; `VENUES`
 holds what differs: the push cadence the shocks are spread over and what the JSON says of it.
