@@ -10,6 +10,7 @@ from guardbot.config import Settings
 from guardbot.cycle import AccountGuard
 from guardbot.exchange.client import build_client
 from guardbot.stream.runner import StreamGuard
+from guardbot.stream.venue_streams import prepare_user_stream
 
 log = logging.getLogger("guardbot.stream")
 
@@ -35,6 +36,7 @@ class StreamService:
             )
             # positions come from ACCOUNT_UPDATE events only: the guard's own cycle reads the book
             client.options["watchPositions"] = {"fetchPositionsSnapshot": False}
+            prepare_user_stream(client)  # a listenKey kept alive, a new one if it expires anyway
             stream = StreamGuard(guard, client, account.stream)
             self.streams[guard.name] = stream
             await stream.start()

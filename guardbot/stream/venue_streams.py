@@ -18,19 +18,104 @@ both user subscriptions, not when some separate private connection is open.
 
 Aster mirrors Binance: marks on a timer (every second with `@1s`), user data on its own
 listenKey connection (`/ws/<listenKey>`; market data on `/stream`).
+
+A listenKey lives 60 minutes unless renewed (PUT), on Binance and Aster alike. ccxt.pro renews it
+on a timer, but not as needed (ccxt 4.5.90): Aster's timer is 60 minutes, the key's whole life,
+so its renewal comes after the key expired, and every fresh key starts one more timer that never
+stops; Binance's (20 minutes) renews once and never again (its rescheduling looks the connections
+up with `safe_dict`, which finds none). `prepare_user_stream` sets Aster's to Binance's 20 minutes
+and keeps one renewal per period going on both. A key that expires anyway gets `listenKeyExpired`
+on its connection, which the venue leaves open (Binance's docs: "not related to the websocket
+disconnection"; Aster follows Binance) and ccxt.pro ignores: the user stream would go silent
+while its line looks alive. `prepare_user_stream` makes the event end the watches on it and drop
+the key, so the next watch takes a new key on a new connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import ccxt.async_support as ccxt
+
 from guardbot.exchange.convert import num
+
+log = logging.getLogger("guardbot.stream")
 
 PUSH_ON_CHANGE = frozenset({"bybit", "hyperliquid"})  # mark streams silent while the mark is still
 SHARED_LINE = frozenset({"hyperliquid"})  # venues whose user data rides the market connection
+LISTEN_KEY_VENUES = frozenset({"binanceusdm", "aster"})  # user data on a listenKey connection
+LISTEN_KEY_REFRESH_MS = 20 * 60_000  # ccxt.pro's own for Binance: a third of a key's 60 minutes
+_closing: set[asyncio.Future[Any]] = set()  # expired user connections being closed
+
+
+def prepare_user_stream(client: Any) -> None:
+    """Keep a listenKey venue's user stream alive (a ccxt.pro client, before its first watch)."""
+    if client.id not in LISTEN_KEY_VENUES:
+        return
+    if client.id == "aster":
+        # ccxt.pro aster reads its first renewal's delay from one option and every later one's
+        # from another (both default to 60 minutes)
+        every = LISTEN_KEY_REFRESH_MS
+        client.options["listenKeyRefreshRate"] = {"spot": every, "swap": every}
+        client.options["listenKeyRefresh"] = {"listenKeyRefreshRate": every}
+    _renew_every_period(client)
+    handle = client.handle_message  # ccxt binds it to each connection as the connection is made
+
+    def on_message(conn: Any, message: Any) -> None:
+        inner = message.get("data", message) if isinstance(message, dict) else None
+        if isinstance(inner, dict) and inner.get("e") == "listenKeyExpired":
+            _listen_key_expired(client, conn)
+            return
+        handle(conn, message)
+
+    client.handle_message = on_message
+
+
+def _renew_every_period(client: Any) -> None:
+    """ccxt's renewal, once per period, rescheduled by us: every timer ccxt starts (one per key
+    it fetched, and its own rescheduling on Aster) calls this, and a call within half a period of
+    the last renewal is one too many, so it ends that timer."""
+    renew = client.keep_alive_listen_key
+    last = [-float("inf")]
+
+    async def keep_alive(params: Any = None) -> None:
+        opts = client.options
+        if client.id == "aster":
+            every_ms = (opts.get("listenKeyRefresh") or {}).get("listenKeyRefreshRate", LISTEN_KEY_REFRESH_MS)
+            held = (opts.get("listenKey") or {}).get("swap")
+        else:
+            every_ms = opts.get("listenKeyRefreshRate", LISTEN_KEY_REFRESH_MS)
+            held = (opts.get("linear") or {}).get("listenKey")
+        now = time.monotonic()
+        if held is None or now - last[0] < every_ms / 2000:
+            return
+        last[0] = now
+        await renew(params or {})  # a failed renewal drops the key (ccxt): nothing to renew then
+        client.delay(every_ms, client.keep_alive_listen_key, params or {})
+
+    client.keep_alive_listen_key = keep_alive  # ccxt's timers look the method up when they start
+
+
+def _listen_key_expired(client: Any, conn: Any) -> None:
+    log.warning("%s: the user stream's listenKey expired; taking a new one", client.id)
+    # what ccxt.pro itself does when a renewal fails: forget the key, so the next watch asks for one
+    for bucket in client.options.values():  # Binance: options[type] = {listenKey, lastAuthenticatedTime}
+        if isinstance(bucket, dict) and "listenKey" in bucket and "lastAuthenticatedTime" in bucket:
+            bucket.update(listenKey=None, lastAuthenticatedTime=0)
+    if client.id == "aster":  # options.listenKey[type], options.lastAuthenticatedTime[type]
+        client.options["listenKey"] = dict.fromkeys(client.options.get("listenKey") or {})
+        client.options["lastAuthenticatedTime"] = dict.fromkeys(
+            client.options.get("lastAuthenticatedTime") or {}, 0
+        )
+    conn.reject(ccxt.NetworkError(f"{client.id}: listenKey expired, the user stream stopped"))
+    client.clients.pop(conn.url, None)  # not a line of this client any more (split_connections)
+    closing = asyncio.ensure_future(conn.close())
+    _closing.add(closing)  # held until done (the loop keeps only weak references to tasks)
+    closing.add_done_callback(_closing.discard)
 
 
 async def watch_marks(client: Any, symbols: Sequence[str]) -> dict[str, float]:

@@ -189,17 +189,33 @@ def test_conditional_stops_of_the_engine_are_algo_orders() -> None:
     assert json.loads(json.dumps(event))["o"]["X"] == "NEW" and event["o"]["tp"] == "90000"
 
 
-async def test_an_expired_listen_key_says_so_and_closes(server: SimServer) -> None:
+async def test_an_expired_listen_key_says_so_then_sends_no_user_data_on_an_open_line(
+    server: SimServer,
+) -> None:
+    """Binance: listenKeyExpired "is not related to the websocket disconnection", and "no more user
+    data event will be updated after this event"; a DELETE closes the stream."""
     acct = server.engine.create_account(1_000)
     streams = _streams(server)
     async with aiohttp.ClientSession() as s:
         _, body = await _listen_key(s, server, acct.api_key)
         url = server.base_url.replace("http", "ws") + f"/private/ws?listenKey={body['listenKey']}"
         async with s.ws_connect(url) as ws:
-            key, _ = streams.listen_keys._by_api[acct.api_key]
-            streams.listen_keys._by_api[acct.api_key] = (key, 0.0)  # its 60 minutes are up
+            key = body["listenKey"]
+            streams.listen_keys.ttl_s = 0.0  # its 60 minutes are up at the next look
+            await _listen_key(s, server, acct.api_key, "PUT")  # too late: -1125
             await streams.publish_changes()
             event = await ws.receive_json(timeout=2)
             assert event["e"] == "listenKeyExpired" and event["listenKey"] == key
-            msg = await ws.receive(timeout=2)
+            server.engine.open_position(acct.api_key, "BTCUSDT", "long", 0.01, leverage=10)
+            await streams.publish_changes()
+            with pytest.raises(TimeoutError):  # an account change, not pushed; the line stays open
+                await ws.receive(timeout=0.3)
+            assert not ws.closed
+            streams.listen_keys.ttl_s = 3600.0
+            _, fresh = await _listen_key(s, server, acct.api_key)  # a new key, a new stream
+            assert fresh["listenKey"] != key
+        async with s.ws_connect(url.replace(key, fresh["listenKey"])) as ws:
+            await _listen_key(s, server, acct.api_key, "DELETE")
+            await streams.publish_changes()
+            msg = await ws.receive(timeout=2)  # a deleted key's stream just closes
             assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)

@@ -10,7 +10,8 @@ What ccxt.pro's aster connects to (its `urls.api.ws` swap entries pointed at `ws
   trigger placed is not reported separately.
 
 listenKeys: POST/PUT/DELETE /fapi/v3/listenKey, signed as every v3 private call (EIP-712), with
-Binance's validity rules (`ListenKeys`); a PUT answers `{}` as Aster documents.
+Binance's validity rules (`ListenKeys`: 60 minutes, then `listenKeyExpired` and silence on a line
+left open); a PUT answers `{}` as Aster documents.
 """
 
 from __future__ import annotations

@@ -12,8 +12,12 @@ What ccxt.pro's binanceusdm connects to (its `urls.api.ws.linear` pointed at `ws
   Changes are found by comparing each account's books with what was last pushed, after every
   request the server answers and at every timer tick (the engine moves only then).
 
-listenKeys (POST/PUT/DELETE /fapi/v1/listenKey) follow Binance: valid 60 min, a POST returns the
-active key and extends it, a PUT extends it or fails with -1125, a DELETE closes its streams.
+listenKeys (POST/PUT/DELETE /fapi/v1/listenKey) follow Binance: valid 60 min (`ListenKeys.ttl_s`,
+which a test may shrink), a POST returns the active key and extends it, a PUT extends it or fails
+with -1125, a DELETE closes its streams. An expired key's connections get `listenKeyExpired` and
+then no more user data, but stay open: Binance's docs say the event "is not related to the
+websocket disconnection" (Aster's streams follow Binance's), so a client must act on the event,
+not wait for a close.
 `kill()` / `refuse` let a test make the streams die and come back.
 """
 
@@ -47,13 +51,20 @@ PRIVATE_PATHS = ("/private/ws", "/private/ws/{key}")
 class ListenKeys:
     """listenKey per API key, with Binance's validity rules (wall clock)."""
 
-    def __init__(self) -> None:
+    def __init__(self, ttl_s: float = LISTEN_KEY_TTL_S) -> None:
+        self.ttl_s = ttl_s  # a key's life from its creation or last renewal
         self._by_api: dict[str, tuple[str, float]] = {}  # api key -> (listenKey, expires at)
+        self._lapsed: set[str] = set()  # expired keys a new one replaced (still "expired", not deleted)
 
     def create(self, api_key: str) -> str:
         found = self._by_api.get(api_key)
-        key = found[0] if found and found[1] > time.time() else secrets.token_urlsafe(48)
-        self._by_api[api_key] = (key, time.time() + LISTEN_KEY_TTL_S)
+        if found and found[1] > time.time():
+            key = found[0]
+        else:
+            if found:
+                self._lapsed.add(found[0])
+            key = secrets.token_urlsafe(48)
+        self._by_api[api_key] = (key, time.time() + self.ttl_s)
         return key
 
     def keepalive(self, api_key: str) -> dict[str, str]:
@@ -67,7 +78,9 @@ class ListenKeys:
         return {}
 
     def expired(self, listen_key: str) -> bool:
-        """Still on record but past its 60 minutes (not deleted)."""
+        """Past its lifetime without renewal (not deleted)."""
+        if listen_key in self._lapsed:
+            return True
         return any(key == listen_key and expires <= time.time() for key, expires in self._by_api.values())
 
     def owner(self, listen_key: str) -> str | None:
@@ -84,6 +97,7 @@ class _Conn:
     listen_key: str = ""
     subs: dict[str, int] = field(default_factory=dict)  # stream name -> cadence ms
     combined: bool = False  # a /stream connection: each payload framed {"stream", "data"}
+    expired: bool = False  # its listenKey expired: told so, and no user data since
 
 
 # An order as the user-data stream knows it: a plain order by id, a conditional one by ("algo", id)
@@ -208,13 +222,19 @@ class BinanceStreams(StreamHub[_Conn]):
     async def publish_changes(self) -> None:
         """Push ACCOUNT_UPDATE / ORDER_TRADE_UPDATE / ALGO_UPDATE for what changed since last time,
         to every user-data connection of the account."""
-        for conn in [c for c in self.conns if c.api_key and self.listen_keys.owner(c.listen_key) is None]:
-            self.conns.discard(conn)  # its listenKey was deleted or expired: Binance closes it
-            if self.listen_keys.expired(conn.listen_key):  # and says so first when it expired
+        for conn in [
+            c
+            for c in self.conns
+            if c.api_key and not c.expired and self.listen_keys.owner(c.listen_key) is None
+        ]:
+            if self.listen_keys.expired(conn.listen_key):  # said once; the line stays open (docs)
+                conn.expired = True
                 event = {"e": "listenKeyExpired", "E": self.engine.now_ms, "listenKey": conn.listen_key}
                 await _send(conn, event)
-            await conn.ws.close()
-        listening = {c.api_key for c in self.conns if c.api_key is not None}
+            else:  # deleted: a DELETE closes the stream
+                self.conns.discard(conn)
+                await conn.ws.close()
+        listening = {c.api_key for c in self.conns if c.api_key is not None and not c.expired}
         for api_key in list(self._seen):
             if api_key not in listening:
                 del self._seen[api_key]  # a reconnect starts from the books as they are then
@@ -224,7 +244,7 @@ class BinanceStreams(StreamHub[_Conn]):
             if not events:
                 continue
             self._seen[api_key] = self._seen_of(acct)
-            for conn in [c for c in self.conns if c.api_key == api_key]:
+            for conn in [c for c in self.conns if c.api_key == api_key and not c.expired]:
                 for event in events:
                     await _send(conn, event)
 
