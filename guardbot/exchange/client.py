@@ -15,6 +15,7 @@ import ccxt.async_support as ccxt
 from guardbot.config import AccountConfig, Credentials
 from guardbot.domain import EXCHANGES
 from guardbot.exchange.errors import ExchangeSetupError
+from guardbot.exchange.keccak import install as install_keccak
 
 SUPPORTED = EXCHANGES  # the one list (guardbot.domain), also the CLI's --exchange choices
 # Where URL keys we never use are pointed when a base_url is set, so a request that would leak to
@@ -137,6 +138,7 @@ def build_client(
 ) -> ccxt.Exchange:
     """A configured ccxt async client from plain arguments (see `make_client`); `pro`: the
     ccxt.pro class of the same exchange (REST and websocket streams)."""
+    install_keccak()  # Aster and Hyperliquid sign with keccak: in C, not ccxt's pure-Python fallback
     if exchange not in SUPPORTED:
         raise ExchangeSetupError(
             f"account {account}: exchange {exchange!r} is not supported; "

@@ -82,6 +82,10 @@ def aster_client(
     """
     import ccxt.async_support as ccxt
 
+    from guardbot.exchange.keccak import install
+
+    install()  # signs as guardbot's own clients do (build_client)
+
     opts: dict[str, Any] = {
         "builderFee": False,
         "defaultType": "swap",
@@ -115,6 +119,10 @@ def hyperliquid_client(
     closes it.
     """
     import ccxt.async_support as ccxt
+
+    from guardbot.exchange.keccak import install
+
+    install()  # signs as guardbot's own clients do (build_client)
 
     opts: dict[str, Any] = {
         "defaultType": "swap",

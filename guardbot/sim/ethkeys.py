@@ -2,8 +2,8 @@
 request, written from the specifications (EIP-712, EIP-191, MessagePack) rather than taken from
 the client that signs, so a client that encodes differently is caught.
 
-The primitives are keccak-256 (the vendored implementation ccxt ships; see the known-answer test)
-and secp256k1 public-key recovery (coincurve, the library ccxt itself signs with).
+The primitives are keccak-256 (pycryptodome's; see the known-answer test) and secp256k1
+public-key recovery (coincurve, the library ccxt itself signs with).
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import coincurve
-from ccxt.static_dependencies.keccak import SHA3 as _keccak
+
+from guardbot.exchange.keccak import keccak256
 
 ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def keccak(data: bytes) -> bytes:
-    return bytes(_keccak(data))
+    return bytes(keccak256(data))
 
 
 def new_private_key() -> str:
