@@ -144,6 +144,29 @@ def _snapshots(db: Path) -> int:
         return 0
 
 
+async def closed_by_hand_runs_a_streamed_cycle(server: SimServer, acct: SimAccount, daemon: Daemon) -> None:
+    """Close the 0.1 BTC long by hand: a cycle that reads it closed follows from the position
+    stream within 2 s (the tests poll every 30 s)."""
+    assert daemon.streams is not None
+    stream = daemon.streams.streams["main"]
+    guard = daemon.guard("main")
+    before = len(stream.triggers)
+    server.engine.place_order(acct.api_key, OrderRequest("BTCUSDT", "SELL", "MARKET", 0.1, reduce_only=True))
+    closed = time.monotonic()
+
+    def btc_gone() -> bool:
+        last = guard.last
+        return (
+            last is not None
+            and last.snapshot is not None
+            and all(not p.symbol.startswith("BTC/") for p in last.snapshot.positions)
+        )
+
+    await _until(btc_gone, "a cycle that read the closed position", wait_s=2.0)
+    assert time.monotonic() - closed < 2.0  # the next poll is ~30 s away
+    assert any("position changed" in reason for _, reason in stream.triggers[before:]), stream.triggers
+
+
 def _reductions(server: SimServer) -> list[Sent]:
     """The reduce-only plain orders the exchange received (the venue's own paths and words)."""
     return [o for o in SPECS[server.engine.exchange].orders(server) if o.reduce_only]
@@ -309,28 +332,35 @@ async def test_a_position_closed_by_hand_runs_a_cycle_from_the_stream(
     server.engine.open_position(acct.api_key, "BTCUSDT", "long", 0.1, leverage=20)  # position stream
     server.engine.open_position(acct.api_key, "ETHUSDT", "short", 0.5, leverage=20)  # can tell
     async with Running(_daemon(tmp_path, server, acct, RecordingNotifier(), interval_s=30.0)) as daemon:
-        assert daemon.streams is not None
-        stream = daemon.streams.streams["main"]
         guard = daemon.guard("main")
         await _until(lambda: _snapshots(tmp_path / "journal.sqlite") >= 2, "the first poll")
         await asyncio.sleep(0.3)
         assert guard.last is not None and guard.last.snapshot is not None
         assert {p.symbol.split("/")[0] for p in guard.last.snapshot.positions} == {"BTC", "ETH"}
 
-        before = len(stream.triggers)
-        server.engine.place_order(
-            acct.api_key, OrderRequest("BTCUSDT", "SELL", "MARKET", 0.1, reduce_only=True)
-        )
-        closed = time.monotonic()
+        await closed_by_hand_runs_a_streamed_cycle(server, acct, daemon)
 
-        def btc_gone() -> bool:
-            last = guard.last
-            return (
-                last is not None
-                and last.snapshot is not None
-                and all(not p.symbol.startswith("BTC/") for p in last.snapshot.positions)
-            )
 
-        await _until(btc_gone, "a cycle that read the closed position", wait_s=2.0)
-        assert time.monotonic() - closed < 2.0  # the next poll is ~30 s away
-        assert any("position changed" in reason for _, reason in stream.triggers[before:]), stream.triggers
+async def test_a_line_the_venue_closes_is_reopened_without_an_alert(
+    server: SimServer, tmp_path: Path
+) -> None:
+    # Venues close stream connections on their own schedule (Binance: every connection after 24 h):
+    # ccxt.pro reconnects, and a drop shorter than `fallback_after_s` is not the trader's business.
+    assert server.streams is not None
+    acct = server.engine.create_account(2_000)
+    server.engine.open_position(acct.api_key, "BTCUSDT", "long", 0.1, leverage=20)
+    server.engine.open_position(acct.api_key, "ETHUSDT", "short", 0.5, leverage=20)
+    notifier = RecordingNotifier()
+    daemon = _daemon(tmp_path, server, acct, notifier, interval_s=30.0, fallback_after_s=2.0)
+    async with Running(daemon):
+        assert daemon.streams is not None
+        stream = daemon.streams.streams["main"]
+        await _until(lambda: _snapshots(tmp_path / "journal.sqlite") >= 2, "the first poll")
+        await _until(stream.streams_up, "streams up")
+        await server.streams.kill()  # once: the venue's rotation, not an outage
+        await _until(lambda: bool(server.streams and server.streams.conns), "the lines reopened")
+        await _until(stream.streams_up, "streams up again")
+        await asyncio.sleep(0.5)  # subscribed again
+        await closed_by_hand_runs_a_streamed_cycle(server, acct, daemon)
+        await asyncio.sleep(2.0)  # past fallback_after_s: nothing was ever down that long
+        assert notifier.of("stream|") == []

@@ -7,18 +7,16 @@ Keys live 0.5 s here instead of 60 minutes, so they expire long before the 20-mi
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
 
 from guardbot.sim import SimServer
-from guardbot.sim.book import OrderRequest
 from guardbot.stream.venue_streams import LISTEN_KEY_VENUES
 
 from . import test_streaming
 from .conftest import RecordingNotifier
-from .test_streaming import Running, _daemon, _snapshots, _until
+from .test_streaming import Running, _daemon, _snapshots, _until, closed_by_hand_runs_a_streamed_cycle
 
 pytestmark = pytest.mark.parametrize("exchange", sorted(LISTEN_KEY_VENUES), indirect=True)
 server = test_streaming.server  # the emulator with its streams (fixture)
@@ -38,9 +36,6 @@ async def test_an_expired_listen_key_is_replaced_and_the_stream_still_triggers_c
     server.engine.open_position(acct.api_key, "BTCUSDT", "long", 0.1, leverage=20)
     server.engine.open_position(acct.api_key, "ETHUSDT", "short", 0.5, leverage=20)
     async with Running(_daemon(tmp_path, server, acct, RecordingNotifier(), interval_s=30.0)) as daemon:
-        assert daemon.streams is not None
-        stream = daemon.streams.streams["main"]
-        guard = daemon.guard("main")
         await _until(lambda: _snapshots(tmp_path / "journal.sqlite") >= 2, "the first poll")
         # two keys expired and were replaced, without a poll in between (the next is 30 s away)
         await _until(lambda: _keys_taken(server) >= 3, "a new key after each expiry", wait_s=10.0)
@@ -49,20 +44,4 @@ async def test_an_expired_listen_key_is_replaced_and_the_stream_still_triggers_c
         await _until(lambda: _keys_taken(server) > taken, "a key that lasts", wait_s=5.0)
         await asyncio.sleep(0.5)  # its line subscribed
 
-        before = len(stream.triggers)
-        server.engine.place_order(
-            acct.api_key, OrderRequest("BTCUSDT", "SELL", "MARKET", 0.1, reduce_only=True)
-        )
-        closed = time.monotonic()
-
-        def btc_gone() -> bool:
-            last = guard.last
-            return (
-                last is not None
-                and last.snapshot is not None
-                and all(not p.symbol.startswith("BTC/") for p in last.snapshot.positions)
-            )
-
-        await _until(btc_gone, "a cycle that read the closed position", wait_s=2.0)
-        assert time.monotonic() - closed < 2.0
-        assert any("position changed" in reason for _, reason in stream.triggers[before:]), stream.triggers
+        await closed_by_hand_runs_a_streamed_cycle(server, acct, daemon)
