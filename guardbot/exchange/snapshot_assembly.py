@@ -70,11 +70,17 @@ def wallet_balance_of(
     return 0.0  # a fresh account: the settle asset was never funded
 
 
+def _contract_settles(client: ccxt.Exchange) -> set[str]:
+    """The currencies the venue's contracts settle in."""
+    markets = (client.markets or {}).values()
+    return {str(m["settle"]) for m in markets if m.get("contract") and m.get("settle") is not None}
+
+
 def venue_settle(client: ccxt.Exchange) -> str:
     """The currency the venue's perpetuals settle in when they all settle in one (Hyperliquid:
     USDC); USDT otherwise."""
-    settles = {m.get("settle") for m in (client.markets or {}).values() if m.get("contract")} - {None}
-    return str(next(iter(settles))) if len(settles) == 1 else "USDT"
+    settles = _contract_settles(client)
+    return next(iter(settles)) if len(settles) == 1 else "USDT"
 
 
 async def assemble(
@@ -86,7 +92,7 @@ async def assemble(
     results: Mapping[str, Any],
 ) -> AccountSnapshot:
     marks = _marks(results)
-    settles = {m.get("settle") for m in (client.markets or {}).values() if m.get("contract")} - {None}
+    settles = _contract_settles(client)
     if settles and settle not in settles:  # never drop every position as "another pool" silently
         raise ConversionError(
             f"no {client.id} perpetual settles in {settle} (they settle in {', '.join(sorted(settles))});"
